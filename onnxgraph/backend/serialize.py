@@ -1,0 +1,138 @@
+"""Write a collected Graph as an onnx ModelProto: names, initializers, value_info, metadata.
+
+This file and `saving/_files.py` are the only places that build protobuf messages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from onnxgraph.backend import dtypes, transforms
+from onnxgraph.backend.emit import OPSET
+from onnxgraph.backend.graph import Graph
+from onnxgraph.backend.ir import Node, SymbolicTensor
+
+__all__ = ["to_model_proto", "IR_VERSION", "PASSES"]
+
+IR_VERSION = 10
+
+# Export passes: functions Graph -> None that rewrite the collected copy (layout changes,
+# clean-ups). Layer families append theirs here when imported.
+PASSES: list = []
+
+
+class _Names:
+    def __init__(self):
+        self.used: set[str] = set()
+
+    def take(self, hint: str) -> str:
+        name, k = hint, 0
+        while name in self.used:
+            k += 1
+            name = f"{hint}_{k}"
+        self.used.add(name)
+        return name
+
+
+def _value_info(name: str, tensor: SymbolicTensor, symbolic_batch: bool):
+    dims = list(tensor.shape)
+    if symbolic_batch:
+        dims = ["batch" if (i == 0 and d is None) else (f"{name}_dim{i}" if d is None else d)
+                for i, d in enumerate(dims)]
+    return helper.make_tensor_value_info(name, dtypes.to_onnx(tensor.dtype), dims)
+
+
+def _ensure_distinct_outputs(graph: Graph) -> None:
+    """Each graph output must be a node output of its own: insert Identity where it is not."""
+    seen: set[int] = set()
+    input_ids = {x.id for x in graph.inputs}
+    for i, out in enumerate(graph.outputs):
+        if out.producer is None or out.id in seen or out.id in input_ids:
+            node = Node("Identity", [out], {}, "", (graph.output_names[i],))
+            node.outputs = [SymbolicTensor(out.shape, out.dtype, producer=node)]
+            graph.nodes.append(node)
+            graph.outputs[i] = node.outputs[0]
+        seen.add(graph.outputs[i].id)
+
+
+def to_model_proto(graph: Graph, *, name: str, doc: str = "", metadata=None,
+                   opset: int = OPSET, functions=(), extra_opsets=None) -> tuple[onnx.ModelProto, dict]:
+    """Return (ModelProto, weight_map). weight_map: variable path -> (initializer name, transform)."""
+    for run_pass in PASSES:
+        run_pass(graph)
+    _ensure_distinct_outputs(graph)
+
+    value_names, node_names = _Names(), _Names()
+    names: dict[int, str] = {}
+    for tensor, tensor_name in zip(graph.inputs, graph.input_names):
+        names[tensor.id] = value_names.take(tensor_name)
+    for tensor, tensor_name in zip(graph.outputs, graph.output_names):
+        names[tensor.id] = value_names.take(tensor_name)
+
+    initializers, weight_map, const_names = [], {}, {}
+    nodes, value_info = [], []
+    for node in graph.nodes:
+        node_name = node_names.take("/".join(node.scope + (node.op_type,)))
+        input_names = []
+        for x in node.inputs:
+            if x is None:
+                input_names.append("")
+                continue
+            if x.id not in names:
+                names[x.id] = _name_leaf(x, node, value_names, const_names, initializers, weight_map)
+            input_names.append(names[x.id])
+        output_names = []
+        for i, out in enumerate(node.outputs):
+            if out.id not in names:
+                hint = out.name or (node_name if i == 0 else f"{node_name}:{i}")
+                names[out.id] = value_names.take(hint)
+                value_info.append(_value_info(names[out.id], out, symbolic_batch=False))
+            output_names.append(names[out.id])
+        proto = helper.make_node(node.op_type, input_names, output_names, name=node_name,
+                                 domain=node.domain or None, **node.attrs)
+        if node.doc:
+            proto.doc_string = node.doc
+        nodes.append(proto)
+
+    output_ids = {x.id for x in graph.outputs}
+    value_info = [v for v in value_info if v.name not in {names[i] for i in output_ids}]
+    onnx_graph = helper.make_graph(
+        nodes, name,
+        [_value_info(names[x.id], x, True) for x in graph.inputs],
+        [_value_info(names[x.id], x, True) for x in graph.outputs],
+        initializer=initializers, value_info=value_info,
+    )
+    opsets = [helper.make_opsetid("", opset)]
+    opsets += [helper.make_opsetid(d, v) for d, v in (extra_opsets or {}).items()]
+    model = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="onnxgraph",
+                              functions=list(functions), doc_string=doc)
+    model.ir_version = IR_VERSION
+    from onnxgraph import __version__
+
+    model.producer_version = __version__
+    for key, value in (metadata or {}).items():
+        model.metadata_props.add(key=key, value=value)
+    return model, weight_map
+
+
+def _name_leaf(x, node, value_names, const_names, initializers, weight_map) -> str:
+    if x.kind == "variable":
+        var = x.variable
+        name = value_names.take(var.path if not x.transform else var.path)
+        array = transforms.apply(var.value, x.transform)
+        initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        weight_map.setdefault(id(var), (name, x.transform))
+        return name
+    if x.kind == "constant":
+        array = np.ascontiguousarray(x.const)
+        key = (array.dtype.str, array.shape, array.tobytes())
+        if key not in const_names:
+            const_names[key] = value_names.take("/".join(node.scope + ("const",)))
+            initializers.append(numpy_helper.from_array(array, const_names[key]))
+        return const_names[key]
+    raise ValueError(
+        f"Tensor {x} feeds node {'/'.join(node.scope + (node.op_type,))} but is neither produced "
+        "inside the model nor one of its inputs."
+    )

@@ -1,0 +1,94 @@
+"""Layer weights: a numpy value in Keras layout with a graph handle per layout transform."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from onnxgraph.backend import dtypes
+from onnxgraph.backend.ir import SymbolicTensor
+
+__all__ = ["Variable", "state_epoch"]
+
+_epoch = itertools.count(1)
+_current = [0]
+
+
+def state_epoch() -> int:
+    """Increases whenever any variable is assigned; runtime caches compare it first."""
+    return _current[0]
+
+
+def _bump() -> int:
+    _current[0] = next(_epoch)
+    return _current[0]
+
+
+class Variable:
+    """A layer weight. `value` is the Keras-layout numpy array; `path` is `<layer>/<name>`."""
+
+    def __init__(self, value, *, name: str, path: str, trainable: bool = True, dtype=None):
+        dtype = dtypes.standardize(dtype if dtype is not None else np.asarray(value).dtype)
+        self._value = np.array(value, dtype=dtypes.to_numpy(dtype))
+        self.name = name
+        self.path = path
+        self.trainable = trainable
+        self.dtype = dtype
+        self.version = _bump()
+        self._handles: dict[tuple, SymbolicTensor] = {}
+
+    @property
+    def shape(self) -> tuple:
+        return self._value.shape
+
+    @property
+    def value(self) -> np.ndarray:
+        return self._value
+
+    def numpy(self) -> np.ndarray:
+        return self._value.copy()
+
+    def assign(self, value) -> None:
+        value = np.asarray(value)
+        if value.shape != self._value.shape:
+            raise ValueError(
+                f"Variable '{self.path}' has shape {self._value.shape}; cannot assign a value of "
+                f"shape {value.shape}."
+            )
+        self._value = np.array(value, dtype=self._value.dtype)
+        self.version = _bump()
+
+    def graph_value(self, transform: tuple = ()) -> SymbolicTensor:
+        """The symbolic initializer standing for this weight (in ONNX layout after `transform`)."""
+        handle = self._handles.get(transform)
+        if handle is None:
+            from onnxgraph.backend import transforms
+
+            shape = transforms.apply(np.empty(self.shape, dtype=np.uint8), transform).shape
+            handle = SymbolicTensor(shape, self.dtype, kind="variable", variable=self, transform=transform)
+            self._handles[transform] = handle
+        return handle
+
+    def __repr__(self):
+        return f"<Variable path={self.path} shape={self.shape} dtype={self.dtype}>"
+
+    def __array__(self, dtype=None, copy=None):
+        return self._value if dtype is None else self._value.astype(dtype)
+
+    # Arithmetic on a variable inside `call` works on its graph value (custom layers do
+    # `ops.matmul(x, self.w) + self.b`), and on its numpy value outside a graph.
+    def _operand(self, other):
+        return self.graph_value() if isinstance(other, SymbolicTensor) else self._value
+
+    def __add__(self, o): return self._operand(o) + o
+    def __radd__(self, o): return o + self._operand(o)
+    def __sub__(self, o): return self._operand(o) - o
+    def __rsub__(self, o): return o - self._operand(o)
+    def __mul__(self, o): return self._operand(o) * o
+    def __rmul__(self, o): return o * self._operand(o)
+    def __truediv__(self, o): return self._operand(o) / o
+    def __rtruediv__(self, o): return o / self._operand(o)
+    def __matmul__(self, o): return self._operand(o) @ o
+    def __rmatmul__(self, o): return o @ self._operand(o)
+    def __neg__(self): return -self._value

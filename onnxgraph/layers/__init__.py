@@ -1,0 +1,21 @@
+"""Layers with Keras names, arguments, defaults and weight layouts.
+
+Each family lives in a private module; this file re-exports the public names.
+"""
+
+from onnxgraph.layers._core import Activation, Dense, Dropout, Identity
+from onnxgraph.layers._input_layer import Input, InputLayer
+from onnxgraph.layers._input_spec import InputSpec
+from onnxgraph.layers._layer import Layer
+from onnxgraph.layers._merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
+                                       Subtract, add, average, concatenate, dot, maximum, minimum,
+                                       multiply, subtract)
+from onnxgraph.layers._reshaping import Flatten, Permute, RepeatVector, Reshape
+
+__all__ = [
+    "Layer", "Input", "InputLayer", "InputSpec",
+    "Dense", "Activation", "Dropout", "Identity",
+    "Flatten", "Reshape", "Permute", "RepeatVector",
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+    "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+]

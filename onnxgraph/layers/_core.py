@@ -1,0 +1,111 @@
+"""Dense, Activation, Dropout and Identity."""
+
+from __future__ import annotations
+
+from onnxgraph import activations, initializers, ops
+from onnxgraph.backend import dtypes
+from onnxgraph.backend.emit import emit
+from onnxgraph.layers._input_spec import InputSpec
+from onnxgraph.layers._layer import Layer
+
+__all__ = ["Dense", "Activation", "Dropout", "Identity"]
+
+
+class Dense(Layer):
+    """`activation(inputs @ kernel + bias)` on the last axis of an input of any rank >= 2.
+
+    Example:
+        >>> x = Input(shape=(784,))
+        >>> Dense(64, activation="relu")(x).shape
+        (None, 64)
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 lora_rank=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"Dense: `units` must be a positive int, got {units!r}.")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"Layer '{self.name}' needs a known last dimension to create its kernel, got input "
+                f"shape {tuple(input_shape)}."
+            )
+        self.kernel = self.add_weight((input_dim, self.units), self.kernel_initializer, name="kernel")
+        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias") if self.use_bias else None
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
+
+    def call(self, inputs):
+        if not dtypes.is_float(inputs.dtype):
+            inputs = ops.cast(inputs, self.dtype)
+        kernel = self.kernel.graph_value()
+        y = emit("MatMul", [inputs, kernel], shapes=[inputs.shape[:-1] + (self.units,)], dtypes_=[self.dtype])
+        if self.use_bias:
+            y = emit("Add", [y, self.bias.graph_value()], shapes=[y.shape], dtypes_=[self.dtype])
+        return self.activation(y)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
+
+
+class Activation(Layer):
+    """Applies an activation function by Keras name or callable."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Randomly zeroes `rate` of the inputs during training; the identity at inference."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate <= 1:
+            raise ValueError(f"Dropout: `rate` must be in [0, 1], got {rate}.")
+        self.rate = rate
+        self.noise_shape = noise_shape
+        self.seed = seed
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return ops.identity(inputs)
+        attrs = {"seed": int(self.seed)} if self.seed is not None else {}
+        y, _ = emit("Dropout", [inputs, _scalar(self.rate, inputs.dtype), _scalar(True, "bool")], attrs, outputs=2,
+                    shapes=[inputs.shape, inputs.shape], dtypes_=[inputs.dtype, "bool"])
+        return y
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
+
+
+def _scalar(value, dtype):
+    from onnxgraph.backend.emit import constant
+
+    return constant(value, dtype)
+
+
+class Identity(Layer):
+    """Returns its input unchanged (an ONNX Identity node, visible in Netron)."""
+
+    def call(self, inputs):
+        return ops.identity(inputs)

@@ -1,0 +1,53 @@
+"""Calling a layer on arrays: emit its graph once per input signature and run it on onnxruntime."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxgraph.backend import dtypes
+from onnxgraph.layers._input_layer import placeholder
+from onnxgraph.layers._node import recording
+from onnxgraph.utils._tree import flatten, map_structure, pack_like
+
+__all__ = ["call_eagerly"]
+
+
+def _is_array(x) -> bool:
+    return isinstance(x, np.ndarray) or (hasattr(x, "__array__") and not hasattr(x, "graph_value")
+                                         and not isinstance(x, (bool, int, float, str)))
+
+
+def call_eagerly(layer, args, kwargs):
+    """Run `layer(*args, **kwargs)` where the tensors are numpy arrays; returns numpy arrays."""
+    if not args:
+        raise ValueError(f"Layer '{layer.name}' was called without inputs.")
+    first = args[0]
+    if isinstance(first, (list, tuple)) and first and not any(_is_array(x) for x in flatten(first)):
+        args = (np.asarray(first, dtype=np.float32),) + tuple(args[1:])
+    arrays = [np.asarray(x) for x in flatten((args, kwargs)) if _is_array(x)]
+    arrays = [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
+    statics = tuple(repr(x) for x in flatten((args, kwargs)) if not _is_array(x))
+    signature = (tuple((a.shape, a.dtype.str) for a in arrays), statics)
+    cache = layer.__dict__.setdefault("_eager_cache", {})
+    runner = cache.get(signature)
+    if runner is None:
+        runner = _compile(layer, args, kwargs, arrays)
+        cache.clear()  # keep one signature: eager loops usually repeat the same one
+        cache[signature] = runner
+    structure, run = runner
+    feeds = {f"x{i}": a for i, a in enumerate(arrays)}
+    return pack_like(structure, run(feeds))
+
+
+def _compile(layer, args, kwargs, arrays):
+    from onnxgraph.runtime import GraphRunner
+
+    holders = iter([placeholder(a.shape, dtypes.standardize(a.dtype), f"x{i}") for i, a in enumerate(arrays)])
+    sym_args, sym_kwargs = map_structure(lambda x: next(holders) if _is_array(x) else x, (list(args), kwargs))
+    inputs = [x for x in flatten((sym_args, sym_kwargs)) if getattr(x, "kind", None) == "input"]
+    with recording(False):
+        outputs = layer(*sym_args, **sym_kwargs)
+    flat_outputs = flatten(outputs)
+    runner = GraphRunner(inputs, flat_outputs, [x.name for x in inputs],
+                         [f"y{i}" for i in range(len(flat_outputs))], layer.weights, name=layer.name)
+    return outputs, runner.run_feeds

@@ -1,0 +1,266 @@
+"""The Layer base class: config in __init__, weights in build, computation in call.
+
+Calling a layer on symbolic tensors checks the input spec, builds the layer once (weights
+become numpy-backed Variables), runs `call` inside the layer's naming scope (ops emit ONNX
+nodes) and records the call so models can walk the graph of layers. Calling it on numpy
+arrays runs the same graph on onnxruntime.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+from onnxgraph import initializers as _initializers
+from onnxgraph.backend import dtypes
+from onnxgraph.backend.ir import KerasHistory, SymbolicTensor, _ids
+from onnxgraph.backend.scope import current_scope, name_scope
+from onnxgraph.backend.variable import Variable
+from onnxgraph.layers._input_spec import check_input_spec
+from onnxgraph.layers._node import LayerNode, is_recording
+from onnxgraph.utils._naming import auto_name
+from onnxgraph.utils._tree import flatten, map_structure
+
+__all__ = ["Layer"]
+
+
+class Layer:
+    """Base class of all layers (subclass it for custom layers, as in Keras)."""
+
+    def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
+                 batch_size=None, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}.__init__ got unexpected keyword arguments {sorted(kwargs)}."
+            )
+        object.__setattr__(self, "_tracked_layers", [])
+        self.name = name or auto_name(type(self).__name__)
+        self._trainable = trainable
+        self.dtype = dtypes.standardize(dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype)
+        self.built = False
+        self._trainable_vars: list[Variable] = []
+        self._non_trainable_vars: list[Variable] = []
+        self._inbound_nodes: list[LayerNode] = []
+        self.input_spec = None
+        self.supports_masking = False
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        self._batch_input_shape = (batch_size, *input_shape) if input_shape is not None else None
+        self._call_params = set(inspect.signature(self.call).parameters)
+
+    # -- sublayer tracking -----------------------------------------------------------------
+    def __setattr__(self, name, value):
+        tracked = self.__dict__.get("_tracked_layers")
+        if tracked is not None and not name.startswith("_tracked"):
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, Layer) and item is not self and all(item is not t for t in tracked):
+                    tracked.append(item)
+        object.__setattr__(self, name, value)
+
+    @property
+    def _layers(self) -> list:
+        return self._tracked_layers
+
+    # -- weights ----------------------------------------------------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, name=None,
+                   regularizer=None, constraint=None, **kwargs) -> Variable:
+        """Create a weight owned by this layer (Keras `add_weight`)."""
+        shape = tuple(int(d) for d in (shape or ()))
+        if any(d is None or d < 0 for d in shape):
+            raise ValueError(f"Layer '{self.name}': weight {name!r} needs a fully known shape, got {shape}.")
+        dtype = dtypes.standardize(dtype or self.dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtypes.is_float(dtype) else "zeros"
+        value = _initializers.get(initializer)(shape, dtype=dtypes.to_numpy(dtype))
+        name = name or f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
+        path = "/".join(current_scope() or (self.name,)) + "/" + name
+        variable = Variable(value, name=name, path=path, trainable=trainable, dtype=dtype)
+        (self._trainable_vars if trainable else self._non_trainable_vars).append(variable)
+        return variable
+
+    @property
+    def weights(self) -> list[Variable]:
+        """All weights: own trainable, own non-trainable, then sublayers' (Keras order)."""
+        return _unique(self._trainable_vars + self._non_trainable_vars
+                       + [w for layer in self._layers for w in layer.weights])
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        if not self.trainable:
+            return []
+        return _unique(self._trainable_vars + [w for layer in self._layers for w in layer.trainable_weights])
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        if not self.trainable:
+            return self.weights
+        return _unique(self._non_trainable_vars + [w for layer in self._layers for w in layer.non_trainable_weights])
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = value
+
+    def get_weights(self) -> list:
+        """Weight values as numpy arrays, in `weights` order and Keras layout."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Assign values in `weights` order; shapes must match `get_weights()`."""
+        own = self.weights
+        if len(weights) != len(own):
+            raise ValueError(
+                f"Layer '{self.name}' has {len(own)} weights {[w.name for w in own]}, but set_weights "
+                f"received {len(weights)} arrays."
+            )
+        for variable, value in zip(own, weights):
+            if tuple(getattr(value, "shape", ())) != variable.shape:
+                raise ValueError(
+                    f"Layer '{self.name}': weight '{variable.name}' has shape {variable.shape}, but "
+                    f"set_weights received shape {tuple(getattr(value, 'shape', ()))}."
+                )
+        for variable, value in zip(own, weights):
+            variable.assign(value)
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' is not built yet, so it has no weights to count. Call it on "
+                "an input first (or call `build(input_shape)`)."
+            )
+        return sum(math.prod(w.shape) for w in self.weights)
+
+    # -- the three methods subclasses write -----------------------------------------------------
+    def build(self, input_shape) -> None:
+        """Create weights from the input shape (override). The default creates none."""
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        """The computation on symbolic tensors (override). The default is the identity."""
+        return inputs
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        batch_input_shape = config.pop("batch_input_shape", None)
+        layer = cls(**config)
+        if batch_input_shape is not None:
+            layer._batch_input_shape = tuple(batch_input_shape)
+        return layer
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for an input shape, found by emitting the layer on a placeholder."""
+        from onnxgraph.layers._input_layer import placeholder
+        from onnxgraph.layers._node import recording
+
+        with recording(False):
+            out = self(map_structure(lambda s: placeholder(s, self.dtype), input_shape,)
+                       if isinstance(input_shape, list) else placeholder(input_shape, self.dtype))
+        return map_structure(lambda t: t.shape, out)
+
+    # -- calling -----------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        flat_inputs = [x for x in flatten((args, kwargs)) if isinstance(x, SymbolicTensor)]
+        if not flat_inputs:
+            from onnxgraph.layers._eager import call_eagerly
+
+            return call_eagerly(self, args, kwargs)
+        inputs = args[0] if args else next(iter(kwargs.values()))
+        check_input_spec(self, self.input_spec, [x for x in flatten(inputs) if isinstance(x, SymbolicTensor)])
+        with name_scope(self.name):
+            if not self.built:
+                self._build_from(inputs)
+            start = next(_ids)
+            call_kwargs = {k: v for k, v in kwargs.items() if k in self._call_params or
+                           "kwargs" in self._call_params}
+            outputs = self.call(*args, **call_kwargs)
+        return self._claim_outputs(args, kwargs, outputs, start)
+
+    def _build_from(self, inputs) -> None:
+        shapes = map_structure(lambda x: x.shape if isinstance(x, SymbolicTensor) else None, inputs)
+        self.build(shapes)
+        self.built = True
+
+    def _claim_outputs(self, args, kwargs, outputs, start_id):
+        """Give each output tensor this call's history (Identity for tensors made elsewhere)."""
+        from onnxgraph import ops
+
+        def claim(x):
+            if not isinstance(x, SymbolicTensor):
+                if hasattr(x, "graph_value"):
+                    x = x.graph_value()
+                elif x is None:
+                    return x
+                else:
+                    from onnxgraph.backend.emit import constant
+
+                    x = constant(x)
+            if x.id < start_id or x.producer is None:
+                with name_scope(self.name):
+                    x = ops.identity(x)
+            return x
+
+        outputs = map_structure(claim, outputs)
+        if not is_recording():
+            return outputs
+        node = LayerNode(self, args, kwargs, outputs)
+        self._inbound_nodes.append(node)
+        flat = node.output_tensors
+        for i, x in enumerate(flat):
+            x._keras_history = KerasHistory(self, len(self._inbound_nodes) - 1, i)
+            if x.name is None:
+                x.name = self.name if len(flat) == 1 else f"{self.name}:{i}"
+        return outputs
+
+    # -- graph accessors --------------------------------------------------------------------------
+    def _first_node(self, what: str) -> LayerNode:
+        if not self._inbound_nodes:
+            raise AttributeError(
+                f"Layer '{self.name}' has never been called and thus has no defined {what}. "
+                "Call it on an input first."
+            )
+        return self._inbound_nodes[0]
+
+    @property
+    def input(self):
+        node = self._first_node("input")
+        return node.input_tensors[0] if len(node.input_tensors) == 1 else list(node.input_tensors)
+
+    @property
+    def output(self):
+        return self._first_node("output").outputs
+
+    @property
+    def input_shape(self):
+        return map_structure(lambda x: x.shape, self.input)
+
+    @property
+    def output_shape(self):
+        return map_structure(lambda x: x.shape, self.output)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _unique(variables):
+    seen, result = set(), []
+    for v in variables:
+        if id(v) not in seen:
+            seen.add(id(v))
+            result.append(v)
+    return result

@@ -1,0 +1,137 @@
+"""Model -> ONNX (to_onnx, save) and running it (predict, eager __call__)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from onnxgraph.backend import transforms
+from onnxgraph.backend.emit import OPSET
+from onnxgraph.backend.graph import collect
+from onnxgraph.backend.serialize import to_model_proto
+from onnxgraph.utils._tree import pack_like
+
+__all__ = ["ExportMixin", "CONFIG_KEY", "WEIGHTS_KEY"]
+
+CONFIG_KEY = "onnxgraph.config"
+WEIGHTS_KEY = "onnxgraph.weights"
+
+
+class ExportMixin:
+    """to_onnx / save / predict for Model (needs `inputs`, `outputs`, names and `weights`)."""
+
+    def to_onnx(self, target_opset: int | None = None):
+        """The model as an `onnx.ModelProto` (opset 21 unless `target_opset` is given).
+
+        The file carries the model config and weight layout in `metadata_props`, so
+        `load_model` rebuilds the same layers, names and weights.
+        """
+        self._require_graph("ONNX graph")
+        graph = collect(self.inputs, self.outputs, self.input_names, self.output_names)
+        proto, weight_map = to_model_proto(graph, name=self.name, doc=_doc(self), metadata=None)
+        self._record_weights(proto, weight_map)
+        if target_opset is not None and target_opset != OPSET:
+            from onnxgraph.saving._files import convert_opset
+
+            proto = convert_opset(proto, target_opset)
+        return proto
+
+    def _record_weights(self, proto, weight_map) -> None:
+        """Metadata: config JSON and, per weight, its initializer name and layout transform."""
+        from onnx import numpy_helper
+
+        used = {init.name for init in proto.graph.initializer}
+        entries = []
+        for variable in self.weights:
+            if id(variable) in weight_map:
+                name, transform = weight_map[id(variable)]
+            else:  # weight not read by any node (still saved so load restores it)
+                name, transform, k = variable.path, (), 0
+                while name in used:
+                    k += 1
+                    name = f"{variable.path}_{k}"
+                used.add(name)
+                proto.graph.initializer.append(numpy_helper.from_array(variable.value, name))
+            entries.append([name, transforms.to_spec(transform)])
+        config = {"class_name": self._class_name(), "config": self.get_config()}
+        proto.metadata_props.add(key=CONFIG_KEY, value=json.dumps(config, default=_json_default))
+        proto.metadata_props.add(key=WEIGHTS_KEY, value=json.dumps(entries))
+
+    def _class_name(self) -> str:
+        return "Functional" if type(self).__name__ == "Model" else type(self).__name__
+
+    def save(self, filepath, overwrite: bool = True, **kwargs) -> None:
+        """Write the model as one `.onnx` file (atomically; external data beside it over 2 GB)."""
+        from onnxgraph.saving._files import save_model_file
+
+        proto = self.to_onnx(**{k: v for k, v in kwargs.items() if k == "target_opset"})
+        save_model_file(proto, filepath, overwrite=overwrite)
+
+    # -- running -----------------------------------------------------------------------------------
+    def _runner(self, providers="auto"):
+        from onnxgraph.runtime import GraphRunner
+
+        key = providers if isinstance(providers, str) else tuple(providers)
+        runner = self._runners.get(key)
+        if runner is None:
+            runner = GraphRunner(self.inputs, self.outputs, self.input_names, self.output_names,
+                                 self.weights, name=self.name, providers=providers,
+                                 build_proto=self.to_onnx)
+            self._runners[key] = runner
+        return runner
+
+    def _signatures(self):
+        from onnxgraph.runtime._feeds import InputSignature
+
+        return [InputSignature(n, x.shape, x.dtype) for n, x in zip(self.input_names, self.inputs)]
+
+    def _run_eager(self, x, providers="auto"):
+        from onnxgraph.runtime import normalize_feeds
+
+        feeds = normalize_feeds(x, self._signatures())
+        return pack_like(self._outputs_struct, self._runner(providers).run_feeds(feeds))
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, providers="auto"):
+        """Run the model on numpy data in batches; returns an array, list or dict like Keras."""
+        from onnxgraph.runtime import normalize_feeds
+        from onnxgraph.utils._progbar import Progbar
+
+        self._require_graph("graph to predict with")
+        feeds = normalize_feeds(x, self._signatures())
+        runner = self._runner(providers)
+        n = next(iter(feeds.values())).shape[0] if feeds and next(iter(feeds.values())).ndim else 1
+        batch_size = batch_size or 32
+        steps_total = max(1, math.ceil(n / batch_size))
+        if steps is not None:
+            steps_total = min(steps_total, steps)
+        bar = Progbar(steps_total, verbose=1 if verbose == "auto" else verbose)
+        if steps_total == 1 and steps is None:
+            results = runner.run_feeds(feeds)
+            bar.update(1, finalize=True)
+        else:
+            chunks = []
+            for step in range(steps_total):
+                batch = {k: v[step * batch_size:(step + 1) * batch_size] for k, v in feeds.items()}
+                chunks.append(runner.run_feeds(batch))
+                bar.update(step + 1, finalize=step + 1 == steps_total)
+            results = [np.concatenate(parts, axis=0) for parts in zip(*chunks)]
+        return pack_like(self._outputs_struct, results)
+
+
+def _doc(model) -> str:
+    return f"{model.name}: built with onnxgraph (Keras functional API, ONNX as the model)."
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"Config value {value!r} ({type(value).__name__}) is not JSON-serializable; "
+                    "return plain Python values from get_config().")

@@ -1,0 +1,98 @@
+"""Keras's map_graph: the layer calls between a model's inputs and outputs, by depth."""
+
+from __future__ import annotations
+
+import collections
+
+from onnxgraph.backend.ir import SymbolicTensor
+
+__all__ = ["map_graph"]
+
+
+def _check_tensor(t, what):
+    if not isinstance(t, SymbolicTensor):
+        raise ValueError(f"Model {what} must be symbolic tensors (from Input() or layer calls), got {t!r}.")
+    if t._keras_history is None:
+        raise ValueError(
+            f"Model {what} tensor {t} was not produced by a layer call. Compute it with a layer "
+            "(or an og.ops function on layer outputs) so the model can record it."
+        )
+
+
+def _build_map(inputs, outputs):
+    finished, in_progress = set(), set()
+    nodes_in_decreasing_depth, layer_indices = [], {}
+    input_ids = {x.id for x in inputs}
+
+    def visit(tensor):
+        layer, node_index, _ = tensor._keras_history
+        node = layer._inbound_nodes[node_index]
+        if id(node) in finished:
+            return
+        if id(node) in in_progress:
+            raise ValueError(f"The graph of layers has a cycle at layer '{layer.name}'.")
+        layer_indices.setdefault(layer, len(layer_indices))
+        in_progress.add(id(node))
+        if tensor.id not in input_ids:
+            for x in node.input_tensors:
+                if x._keras_history is None:
+                    raise ValueError(
+                        f"Layer '{layer.name}' was called on a tensor {x} that no layer produced "
+                        "and that is not a model input."
+                    )
+                visit(x)
+        finished.add(id(node))
+        in_progress.discard(id(node))
+        nodes_in_decreasing_depth.append(node)
+
+    for out in outputs:
+        visit(out)
+    return nodes_in_decreasing_depth, layer_indices
+
+
+def map_graph(inputs, outputs):
+    """Return (layers in Keras order, nodes by depth {depth: [LayerNode]})."""
+    for t in inputs:
+        _check_tensor(t, "inputs")
+    for t in outputs:
+        _check_tensor(t, "outputs")
+    nodes, layer_indices = _build_map(inputs, outputs)
+    input_ids = {x.id for x in inputs}
+    node_depths: dict[int, int] = {}
+    layer_depths: dict = {}
+    by_id = {id(n): n for n in nodes}
+    for node in reversed(nodes):
+        depth = node_depths.setdefault(id(node), 0)
+        depth = max(depth, layer_depths.get(node.layer, 0))
+        layer_depths[node.layer] = depth
+        node_depths[id(node)] = depth
+        if any(t.id in input_ids for t in node.output_tensors):
+            continue
+        for parent in node.parent_nodes:
+            node_depths[id(parent)] = max(depth + 1, node_depths.get(id(parent), 0))
+            by_id.setdefault(id(parent), parent)
+    for t in inputs:
+        layer = t._keras_history.layer
+        if layer not in layer_depths:
+            layer_depths[layer] = 0
+            layer_indices[layer] = -1
+            node = layer._inbound_nodes[t._keras_history.node_index]
+            node_depths[id(node)] = 0
+            by_id[id(node)] = node
+    nodes_by_depth = collections.defaultdict(list)
+    for node_id, depth in node_depths.items():
+        nodes_by_depth[depth].append(by_id[node_id])
+    layers_by_depth = collections.defaultdict(list)
+    for layer, depth in layer_depths.items():
+        layers_by_depth[depth].append(layer)
+    layers = []
+    for depth in sorted(layers_by_depth, reverse=True):
+        layers.extend(sorted(layers_by_depth[depth], key=lambda layer: layer_indices[layer]))
+    names = collections.Counter(layer.name for layer in layers)
+    for name, count in names.items():
+        if count > 1:
+            raise ValueError(
+                f"The name '{name}' is used {count} times in the model. All layer names in a model "
+                "must be unique; pass distinct `name=` arguments."
+            )
+    return layers, dict(nodes_by_depth)

@@ -1,0 +1,8 @@
+"""Running emitted graphs on onnxruntime (the only module, with training, importing it)."""
+
+from onnxgraph.runtime._feeds import normalize_feeds
+from onnxgraph.runtime._providers import RuntimeMissingError, import_onnxruntime, resolve_providers
+from onnxgraph.runtime._runner import GraphRunner, make_session
+
+__all__ = ["GraphRunner", "make_session", "normalize_feeds", "resolve_providers", "import_onnxruntime",
+           "RuntimeMissingError"]

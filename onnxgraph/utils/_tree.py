@@ -1,0 +1,28 @@
+"""Nested structures of tensors (lists, tuples, dicts) as layers take and return them."""
+
+from __future__ import annotations
+
+__all__ = ["flatten", "map_structure", "pack_like"]
+
+
+def flatten(structure) -> list:
+    if isinstance(structure, dict):
+        return [x for key in structure for x in flatten(structure[key])]
+    if isinstance(structure, (list, tuple)):
+        return [x for item in structure for x in flatten(item)]
+    return [structure]
+
+
+def map_structure(fn, structure):
+    if isinstance(structure, dict):
+        return {key: map_structure(fn, value) for key, value in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        mapped = [map_structure(fn, item) for item in structure]
+        return mapped if isinstance(structure, list) else tuple(mapped)
+    return fn(structure)
+
+
+def pack_like(structure, flat: list):
+    """Rebuild `structure` with the leaves taken in order from `flat`."""
+    it = iter(flat)
+    return map_structure(lambda _: next(it), structure)
