@@ -36,10 +36,12 @@ def reshape(x, new_shape):
                 raise ValueError(f"reshape: None at position {i} has no input dim to copy.")
     out = [x.shape[i] if d is None else d for i, d in enumerate(new_shape)]
     if -1 in out:
-        known = [d for d in out if d != -1]
-        total = math.prod(x.shape) if None not in x.shape else None
-        rest = math.prod(known) if None not in known else None
-        out[out.index(-1)] = total // rest if (total is not None and rest) else None
+        # Dims copied from the input (None in new_shape) cancel out of the element count.
+        copied = {i for i, d in enumerate(new_shape) if d is None}
+        rest_in = [d for i, d in enumerate(x.shape) if i not in copied]
+        known = [d for i, d in enumerate(new_shape) if i not in copied and d != -1]
+        total = math.prod(rest_in) if None not in rest_in else None
+        out[out.index(-1)] = total // math.prod(known) if (total is not None and math.prod(known)) else None
     elif None not in x.shape and None not in out and math.prod(out) != math.prod(x.shape):
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {tuple(new_shape)}.")
     return emit("Reshape", [x, int64s(spec)], shapes=[tuple(out)], dtypes_=[x.dtype])
