@@ -20,33 +20,37 @@ def _check_tensor(t, what):
 
 
 def _build_map(inputs, outputs):
+    """Keras's depth-first walk from the outputs, iterative so deep models do not recurse."""
     finished, in_progress = set(), set()
     nodes_in_decreasing_depth, layer_indices = [], {}
     input_ids = {x.id for x in inputs}
-
-    def visit(tensor):
-        layer, node_index, _ = tensor._keras_history
-        node = layer._inbound_nodes[node_index]
-        if id(node) in finished:
-            return
-        if id(node) in in_progress:
-            raise ValueError(f"The graph of layers has a cycle at layer '{layer.name}'.")
-        layer_indices.setdefault(layer, len(layer_indices))
-        in_progress.add(id(node))
-        if tensor.id not in input_ids:
-            for x in node.input_tensors:
+    for out in outputs:
+        stack = [(out, False)]
+        while stack:
+            tensor, done = stack.pop()
+            layer, node_index, _ = tensor._keras_history
+            node = layer._inbound_nodes[node_index]
+            if done:
+                finished.add(id(node))
+                in_progress.discard(id(node))
+                nodes_in_decreasing_depth.append(node)
+                continue
+            if id(node) in finished:
+                continue
+            if id(node) in in_progress:
+                raise ValueError(f"The graph of layers has a cycle at layer '{layer.name}'.")
+            layer_indices.setdefault(layer, len(layer_indices))
+            in_progress.add(id(node))
+            stack.append((tensor, True))
+            if tensor.id in input_ids:
+                continue
+            for x in reversed(node.input_tensors):
                 if x._keras_history is None:
                     raise ValueError(
                         f"Layer '{layer.name}' was called on a tensor {x} that no layer produced "
                         "and that is not a model input."
                     )
-                visit(x)
-        finished.add(id(node))
-        in_progress.discard(id(node))
-        nodes_in_decreasing_depth.append(node)
-
-    for out in outputs:
-        visit(out)
+                stack.append((x, False))
     return nodes_in_decreasing_depth, layer_indices
 
 

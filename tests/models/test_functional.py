@@ -189,3 +189,17 @@ def test_sequential_add_pop_and_summary():
     assert lazy(rand(3, 5)).shape == (3, 2) and lazy.count_params() == 12
     shaped = keras.Sequential([layers.Dense(2, input_shape=(7,))])
     assert shaped.input.shape == (None, 7)
+
+
+def test_deep_stack_builds_without_recursion_limits():
+    inputs = keras.Input(shape=(3,))
+    x = inputs
+    for _ in range(1200):
+        x = layers.Dense(3, kernel_initializer="orthogonal")(x)
+    model = keras.Model(inputs, x)
+    assert len(model.layers) == 1201
+    v = rand(2, 3)
+    ref = v
+    for layer in model.layers[1:]:
+        ref = dense(layer, ref)
+    np.testing.assert_allclose(model.predict(v, verbose=0), ref, rtol=1e-3, atol=1e-4)
