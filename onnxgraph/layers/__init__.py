@@ -3,6 +3,7 @@
 Each family lives in a private module; this file re-exports the public names.
 """
 
+from onnxgraph.layers._activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from onnxgraph.layers._core import Activation, Dense, Dropout, Identity
 from onnxgraph.layers._input_layer import Input, InputLayer
 from onnxgraph.layers._input_spec import InputSpec
@@ -10,6 +11,8 @@ from onnxgraph.layers._layer import Layer
 from onnxgraph.layers._merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                        Subtract, add, average, concatenate, dot, maximum, minimum,
                                        multiply, subtract)
+from onnxgraph.layers._normalization import BatchNormalization
+from onnxgraph.layers._preprocessing import Normalization, Rescaling
 from onnxgraph.layers._reshaping import Flatten, Permute, RepeatVector, Reshape
 
 __all__ = [
@@ -18,4 +21,5 @@ __all__ = [
     "Flatten", "Reshape", "Permute", "RepeatVector",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "BatchNormalization", "Rescaling", "Normalization",
 ]
