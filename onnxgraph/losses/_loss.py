@@ -1,0 +1,285 @@
+"""Loss objects: Keras 3's classes, reductions and configs, plus what the training graph needs
+(per-sample values as ONNX, the label input's shape and dtype)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from onnxgraph import ops
+from onnxgraph.losses import _functions as F
+from onnxgraph.losses._math import is_symbolic, mean_except_batch
+from onnxgraph.utils._naming import auto_name
+
+__all__ = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
+           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "REDUCTIONS"]
+
+REDUCTIONS = ("sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight")
+
+
+class Loss:
+    """Base class: subclasses implement `call(y_true, y_pred)` with `onnxgraph.ops` (Keras's unreduced values).
+
+    Because ops run numpy on arrays and emit ONNX on symbolic tensors, one `call` serves
+    both `loss(y_true_array, y_pred_array)` and the training graph.
+
+    Args:
+        name: str; auto-named from the class when None.
+        reduction: "sum_over_batch_size" (default), "sum", "mean", "mean_with_sample_weight", "none"/None.
+        dtype: compute dtype (only float32 is used).
+
+    Example:
+        >>> class Cube(Loss):
+        ...     def call(self, y_true, y_pred):
+        ...         return ops.mean(ops.absolute(ops.subtract(y_true, y_pred)) ** 3, axis=-1)
+    """
+
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"Invalid value for argument `reduction`. Expected one of {REDUCTIONS}. "
+                             f"Received: reduction={reduction!r}")
+        self.name = name or auto_name(type(self).__name__)
+        self.reduction = reduction
+        self.dtype = dtype or "float32"
+
+    def call(self, y_true, y_pred):
+        raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred).")
+
+    # -- what the training engine uses ----------------------------------------------------
+    def label_spec(self, y_pred_shape) -> tuple[tuple, str]:
+        """(shape, dtype) of the label input for an output of `y_pred_shape` (None = any size)."""
+        return tuple(y_pred_shape), "float32"
+
+    def coerce_labels(self, y, y_pred_shape) -> np.ndarray:
+        """Labels as an array matching `label_spec` (dtype cast, a trailing length-1 axis added/removed)."""
+        shape, dtype = self.label_spec(y_pred_shape)
+        y = np.asarray(y)
+        if y.ndim == len(shape) + 1 and y.shape[-1] == 1:
+            y = y[..., 0]
+        elif y.ndim + 1 == len(shape) and shape[-1] == 1:
+            y = y[..., None]
+        ok = y.ndim == len(shape) and all(s is None or s == d for s, d in zip(shape[1:], y.shape[1:]))
+        if not ok:
+            raise ValueError(
+                f"Loss '{self.name}' expects labels of shape {_fmt(shape)} for an output of shape "
+                f"{_fmt(y_pred_shape)}, got labels of shape {y.shape}. Reshape the targets `y`, or pick the "
+                "loss that matches them (integer class ids: sparse_categorical_crossentropy; one-hot: "
+                "categorical_crossentropy)."
+            )
+        return y.astype(dtype, copy=False)
+
+    def emit(self, y_true, y_pred):
+        """Per-sample losses, shape (batch,): the mean of `call` over all non-batch axes.
+
+        With the default reduction, mean(per_sample * sample_weight) equals Keras's loss.
+        """
+        if not is_symbolic(y_true, y_pred):
+            raise TypeError(f"Loss '{self.name}'.emit builds ONNX nodes and needs symbolic tensors; "
+                            "call the loss itself on arrays.")
+        return mean_except_batch(self.call(y_true, y_pred))
+
+    def emit_reduced(self, y_true, y_pred, sample_weight=None):
+        """The scalar training loss with this loss's reduction (symbolic); sample_weight shape (batch,)."""
+        if not is_symbolic(y_true, y_pred):
+            raise TypeError(f"Loss '{self.name}'.emit_reduced needs symbolic tensors.")
+        return self._reduce(self.call(y_true, y_pred), sample_weight)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Keras's `loss(y_true, y_pred, sample_weight)`: reduced value (float array, or symbolic scalar)."""
+        values = self.call(y_true, y_pred)
+        out = self._reduce(values, sample_weight)
+        return out if is_symbolic(out) else np.asarray(out, dtype=np.float32)
+
+    def _reduce(self, values, sample_weight):
+        if self.reduction in (None, "none"):
+            if sample_weight is None:
+                return values
+            return ops.multiply(values, _weights_like(sample_weight, values))
+        per_sample = mean_except_batch(values)
+        per_element = math.prod(d for d in values.shape[1:]) if len(values.shape) > 1 else 1
+        if sample_weight is not None:
+            per_sample = ops.multiply(per_sample, _weights_like(sample_weight, per_sample))
+        if self.reduction in ("sum_over_batch_size", "mean"):
+            return ops.mean(per_sample)
+        if self.reduction == "sum":
+            if per_element is None:
+                raise ValueError(f"Loss '{self.name}': reduction='sum' needs static non-batch dims, got "
+                                 f"{_fmt(values.shape)}.")
+            return ops.multiply(ops.sum(per_sample), float(per_element))
+        total = ops.sum(per_sample)  # mean_with_sample_weight
+        if sample_weight is None:
+            return ops.mean(per_sample)
+        return ops.divide(total, ops.sum(_weights_like(sample_weight, per_sample)))
+
+    # -- config -----------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _weights_like(sample_weight, values):
+    """Sample weights as (batch,) (or broadcastable to `values`), in the values' dtype."""
+    if not is_symbolic(sample_weight):
+        sample_weight = np.asarray(sample_weight, dtype=np.float32)
+    else:
+        sample_weight = ops.cast(sample_weight, "float32")
+    while len(sample_weight.shape) > 1 and sample_weight.shape[-1] == 1 and len(sample_weight.shape) > len(values.shape):
+        sample_weight = ops.squeeze(sample_weight, -1)
+    if len(values.shape) > len(sample_weight.shape) >= 1:
+        for _ in range(len(values.shape) - len(sample_weight.shape)):
+            sample_weight = ops.expand_dims(sample_weight, -1)
+    return sample_weight
+
+
+class LossFunctionWrapper(Loss):
+    """A loss object around a function `fn(y_true, y_pred, **kwargs)` written with `onnxgraph.ops`.
+
+    Args:
+        fn: the function; it gets labels and predictions with a common rank.
+        reduction, name, dtype: as in `Loss` (name defaults to `fn.__name__`).
+        **kwargs: extra arguments passed to `fn`.
+
+    Example:
+        >>> loss = LossFunctionWrapper(F.mean_squared_error)
+    """
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype)
+        self.fn = fn
+        self._fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "fn": getattr(self.fn, "__name__", repr(self.fn)), **self._fn_kwargs}
+
+
+class MeanSquaredError(LossFunctionWrapper):
+    """Mean of squared errors over the last axis (Keras `MeanSquaredError`, alias "mse")."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
+        super().__init__(F.mean_squared_error, reduction=reduction, name=name, dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class MeanAbsoluteError(LossFunctionWrapper):
+    """Mean of absolute errors over the last axis (Keras `MeanAbsoluteError`, alias "mae")."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
+        super().__init__(F.mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class Huber(LossFunctionWrapper):
+    """Huber loss with threshold `delta` (Keras `Huber`).
+
+    Args:
+        delta: float, where the loss turns from quadratic to linear (default 1.0).
+    """
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        super().__init__(F.huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
+        self.delta = delta
+
+    def get_config(self):
+        return {**Loss.get_config(self), "delta": self.delta}
+
+
+class BinaryCrossentropy(LossFunctionWrapper):
+    """Binary cross-entropy (Keras `BinaryCrossentropy`); labels are 0/1 floats shaped like y_pred.
+
+    Args:
+        from_logits: bool, y_pred holds logits (numerically stable formulation).
+        label_smoothing: float in [0, 1].
+        axis: the axis averaged over (default -1).
+    """
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
+                 name="binary_crossentropy", dtype=None):
+        super().__init__(F.binary_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def get_config(self):
+        return {**Loss.get_config(self), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class CategoricalCrossentropy(LossFunctionWrapper):
+    """Categorical cross-entropy with one-hot labels (Keras `CategoricalCrossentropy`).
+
+    Args:
+        from_logits: bool, y_pred holds logits (log_softmax; stable at any scale).
+        label_smoothing: float in [0, 1].
+        axis: the class axis (default -1).
+    """
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
+                 name="categorical_crossentropy", dtype=None):
+        super().__init__(F.categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def call(self, y_true, y_pred):
+        # No rank fixing: one-hot labels must match y_pred exactly, as in Keras.
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def get_config(self):
+        return {**Loss.get_config(self), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class SparseCategoricalCrossentropy(LossFunctionWrapper):
+    """Cross-entropy with integer class labels (Keras `SparseCategoricalCrossentropy`).
+
+    Labels have shape y_pred.shape[:-1] (or with a trailing 1) and are fed as int64.
+
+    Args:
+        from_logits: bool, y_pred holds logits.
+        ignore_class: must be None (not supported yet).
+        axis: the class axis; only -1.
+    """
+
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", axis=-1,
+                 name="sparse_categorical_crossentropy", dtype=None):
+        super().__init__(F.sparse_categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, ignore_class=ignore_class, axis=axis)
+        self.from_logits, self.ignore_class, self.axis = from_logits, ignore_class, axis
+
+    def label_spec(self, y_pred_shape):
+        return tuple(y_pred_shape[:-1]), "int64"
+
+    def coerce_labels(self, y, y_pred_shape):
+        y = np.asarray(y)
+        if np.issubdtype(y.dtype, np.floating) and not np.all(np.mod(y, 1) == 0):
+            raise ValueError(f"Loss '{self.name}' expects integer class ids, got non-integer values such as "
+                             f"{y[np.mod(y, 1) != 0].flat[0]}. For one-hot or soft targets use "
+                             "categorical_crossentropy.")
+        y = super().coerce_labels(y, y_pred_shape)
+        classes = y_pred_shape[-1]
+        if classes is not None and y.size and (y.min() < 0 or y.max() >= classes):
+            raise ValueError(f"Loss '{self.name}': class ids must be in [0, {classes}) for an output with "
+                             f"{classes} classes; got values in [{y.min()}, {y.max()}].")
+        return y
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def get_config(self):
+        return {**Loss.get_config(self), "from_logits": self.from_logits, "ignore_class": self.ignore_class}

@@ -1,0 +1,42 @@
+"""Adagrad with Keras 3's formula and its 0.1 initial accumulator."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxgraph.optimizers._base import Optimizer
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Keras 3): `acc += g*g`, `w -= lr * g / sqrt(acc + epsilon)`.
+
+    Args:
+        learning_rate: float, schedule or callable (default 0.001).
+        initial_accumulator_value: float (default 0.1).
+        epsilon: float (default 1e-7).
+        **kwargs: base options (weight_decay, clipnorm, clipvalue, global_clipnorm, name, ...).
+
+    Example:
+        >>> opt = Adagrad(learning_rate=0.01)
+    """
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
+                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
+        self.initial_accumulator_value = initial_accumulator_value
+        self.epsilon = epsilon
+
+    def _slot_specs(self):
+        return {"accumulator": float(self.initial_accumulator_value)}
+
+    def _update(self, i, param, grad, lr):
+        acc = self._slots["accumulator"][i]
+        acc += grad * grad
+        param -= (grad * lr) / np.sqrt(acc + param.dtype.type(self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}

@@ -1,0 +1,89 @@
+"""Adam (with AMSGrad) and AdamW with Keras 3's formulas: epsilon outside the square root."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxgraph.optimizers._base import Optimizer
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """Adam with Keras 3's update, computed in the parameter's dtype.
+
+    With t = iterations + 1: `m += (1 - beta_1) * (g - m)`, `v += (1 - beta_2) * (g*g - v)`,
+    `alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`, `w -= alpha * m / (sqrt(v) + epsilon)`;
+    with `amsgrad`, `v_hat = max(v_hat, v)` replaces v in the last step.
+
+    Args:
+        learning_rate: float, schedule or callable (default 0.001).
+        beta_1: float (default 0.9).
+        beta_2: float (default 0.999).
+        epsilon: float (default 1e-7).
+        amsgrad: bool (default False).
+        **kwargs: base options (weight_decay, clipnorm, clipvalue, global_clipnorm, name, ...).
+
+    Example:
+        >>> opt = Adam(learning_rate=1e-3, amsgrad=True)
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
+                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+
+    def _slot_specs(self):
+        specs = {"momentum": 0.0, "velocity": 0.0}
+        if self.amsgrad:
+            specs["velocity_hat"] = 0.0
+        return specs
+
+    def _update(self, i, param, grad, lr):
+        f = param.dtype.type
+        t = f(self._iterations + 1)
+        beta_1, beta_2 = f(self.beta_1), f(self.beta_2)
+        alpha = lr * np.sqrt(f(1) - np.power(beta_2, t)) / (f(1) - np.power(beta_1, t))
+        m, v = self._slots["momentum"][i], self._slots["velocity"][i]
+        m *= beta_1
+        m += (f(1) - beta_1) * grad
+        v *= beta_2
+        v += (f(1) - beta_2) * (grad * grad)
+        if self.amsgrad:
+            v_hat = self._slots["velocity_hat"][i]
+            np.maximum(v_hat, v, out=v_hat)
+            v = v_hat
+        param -= (m * alpha) / (np.sqrt(v) + f(self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with Keras's decoupled weight decay: `w -= lr * weight_decay * w` before each Adam step.
+
+    This is Keras 3's AdamW (decay scaled by the current learning rate and applied first),
+    not the Hugging Face/onnxruntime AdamW, which decays after the Adam step.
+
+    Args:
+        learning_rate: float, schedule or callable (default 0.001).
+        weight_decay: float (default 0.004).
+        beta_1, beta_2, epsilon, amsgrad: as in `Adam`.
+        **kwargs: base options (clipnorm, clipvalue, global_clipnorm, name, ...).
+
+    Example:
+        >>> opt = AdamW(learning_rate=1e-3, weight_decay=0.01)
+    """
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
+        if weight_decay is None:
+            raise ValueError("AdamW: argument `weight_decay` must be a float. Received: weight_decay=None")
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         amsgrad=amsgrad, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, name=name, **kwargs)

@@ -1,0 +1,271 @@
+"""The Optimizer base: Keras 3's apply order (unscale, clip, weight decay, update, count) on numpy buffers."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from onnxgraph.optimizers import schedules
+from onnxgraph.utils._naming import auto_name
+
+__all__ = ["Optimizer"]
+
+
+class Optimizer:
+    """Base class: updates a list of numpy parameter arrays in place from their gradients.
+
+    Subclasses declare their slot variables in `_slot_specs()` and implement
+    `_update(i, param, grad, lr)`; everything else (learning-rate schedules, clipping,
+    Keras's decoupled weight decay, iteration count, config, checkpoint state) is here.
+
+    Args:
+        learning_rate: float, a `schedules.LearningRateSchedule`, or a callable taking the
+            step (`iterations`) or no argument.
+        weight_decay: float or None; `param -= param * weight_decay * lr` before each update.
+        clipnorm: float or None; clip each gradient to this L2 norm.
+        clipvalue: float or None; clip each gradient element to [-clipvalue, clipvalue].
+        global_clipnorm: float or None; clip all gradients together to this global L2 norm.
+        loss_scale_factor: float or None; gradients are divided by it first.
+        name: str; auto-named from the class like Keras when None.
+
+    Example:
+        >>> opt = SGD(learning_rate=0.1)
+        >>> w = np.ones(3, np.float32); opt.apply([w], [np.ones(3, np.float32)]); w
+        array([0.9, 0.9, 0.9], dtype=float32)
+    """
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        kwargs.pop("decay", None)  # Keras 3 ignores the legacy `decay` argument too.
+        if kwargs:
+            raise ValueError(f"{type(self).__name__}: argument(s) not recognized: {kwargs}")
+        if use_ema:
+            raise ValueError(f"{type(self).__name__}: use_ema=True is not supported by onnxgraph's optimizers; "
+                             "leave it False (the default).")
+        if gradient_accumulation_steps:
+            raise ValueError(f"{type(self).__name__}: gradient_accumulation_steps is not supported by onnxgraph's "
+                             "optimizers; use a larger batch_size instead.")
+        if sum(a is not None for a in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(
+                "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
+                f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}"
+            )
+        self.name = name or auto_name(type(self).__name__)
+        self.weight_decay = weight_decay
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.use_ema = use_ema
+        self.ema_momentum = ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
+        self.loss_scale_factor = loss_scale_factor
+        self.gradient_accumulation_steps = gradient_accumulation_steps
+        self._learning_rate = self._check_learning_rate(learning_rate)
+        self._iterations = 0
+        self._slots: dict[str, list[np.ndarray]] = {}
+        self.built = False
+
+    # -- learning rate and step ---------------------------------------------------------
+    @staticmethod
+    def _check_learning_rate(value):
+        if callable(value):
+            return value
+        if isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool):
+            return float(value)
+        raise ValueError(
+            "Argument `learning_rate` should be a float, a LearningRateSchedule or a callable of the step. "
+            f"Received: learning_rate={value!r}"
+        )
+
+    @property
+    def iterations(self) -> int:
+        """Number of updates applied so far (the step schedules are evaluated at)."""
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value: int):
+        self._iterations = int(value)
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate the next update uses (a schedule is evaluated at `iterations`)."""
+        lr = self._learning_rate
+        if isinstance(lr, schedules.LearningRateSchedule):
+            return float(lr(self._iterations))
+        if callable(lr):
+            return float(lr(self._iterations) if _takes_argument(lr) else lr())
+        return lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if callable(value):
+            self._learning_rate = value
+        elif callable(self._learning_rate):
+            raise TypeError(
+                f"{self.name}: this optimizer was created with a learning rate schedule or callable, so its "
+                "learning rate cannot be set to a float. Create it with a float `learning_rate` instead."
+            )
+        else:
+            self._learning_rate = self._check_learning_rate(value)
+
+    # -- slots --------------------------------------------------------------------------
+    def _slot_specs(self) -> dict[str, float]:
+        """Slot name -> initial value, one array per parameter (subclasses override)."""
+        return {}
+
+    def build(self, params) -> None:
+        """Create the slot arrays (zeros or the slot's initial value) for `params`.
+
+        Args:
+            params: list of numpy arrays, in the order later passed to `apply`.
+        """
+        self._shapes = [tuple(np.shape(p)) for p in params]
+        self._slots = {
+            slot: [np.full(np.shape(p), init, dtype=_float_dtype(p)) for p in params]
+            for slot, init in self._slot_specs().items()
+        }
+        self.built = True
+
+    # -- the update ---------------------------------------------------------------------
+    def apply(self, params, grads) -> None:
+        """Update `params` in place from `grads` (one Keras optimizer step), then count the step.
+
+        Args:
+            params: list of writable numpy float arrays (the same list, same order, every call).
+            grads: list of arrays of the same shapes (None skips that parameter this step).
+
+        Example:
+            >>> w = np.zeros(2, np.float32); Adam().apply([w], [np.ones(2, np.float32)])
+        """
+        params, grads = list(params), list(grads)
+        if len(params) != len(grads):
+            raise ValueError(f"{self.name}.apply: got {len(params)} parameters but {len(grads)} gradients; "
+                             "pass one gradient per parameter, in the same order.")
+        if not self.built:
+            self.build(params)
+        self._check_params(params)
+        pairs = [(i, p, np.asarray(g, dtype=p.dtype)) for i, (p, g) in enumerate(zip(params, grads))
+                 if g is not None]
+        if pairs:
+            grads_kept = [g for _, _, g in pairs]
+            if self.loss_scale_factor is not None:
+                grads_kept = [g / p.dtype.type(self.loss_scale_factor) for (_, p, _), g in zip(pairs, grads_kept)]
+            grads_kept = self._clip(grads_kept)
+            lr = self.learning_rate
+            if self.weight_decay is not None:
+                for _, p, _ in pairs:
+                    # Keras 3 (torch backend): variable *= 1 - wd * lr, before the update step.
+                    p *= p.dtype.type(1 - self.weight_decay * lr)
+            for (i, p, _), g in zip(pairs, grads_kept):
+                self._update(i, p, g, p.dtype.type(lr))
+        self._iterations += 1
+
+    def apply_gradients(self, grads_and_vars) -> int:
+        """Keras-style `apply_gradients([(grad, param), ...])`; returns the new `iterations`."""
+        grads, params = zip(*grads_and_vars)
+        self.apply(params, grads)
+        return self._iterations
+
+    def _update(self, i: int, param: np.ndarray, grad: np.ndarray, lr) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement _update(i, param, grad, lr).")
+
+    def _check_params(self, params) -> None:
+        if len(params) != len(self._shapes):
+            raise ValueError(f"{self.name}: built for {len(self._shapes)} parameters, got {len(params)}. An "
+                             "optimizer instance trains one fixed list of parameters; create a new one.")
+        for i, p in enumerate(params):
+            if not isinstance(p, np.ndarray) or tuple(p.shape) != self._shapes[i] or not p.flags.writeable:
+                raise ValueError(f"{self.name}: parameter {i} must be a writable numpy array of shape "
+                                 f"{self._shapes[i]}, got {type(p).__name__} {np.shape(p)}.")
+
+    def _clip(self, grads):
+        if self.clipnorm and self.clipnorm > 0:
+            out = []
+            for g in grads:
+                norm = np.sqrt(np.sum(np.square(g)))
+                out.append(g * g.dtype.type(self.clipnorm) / np.maximum(norm, g.dtype.type(self.clipnorm)))
+            return out
+        if self.global_clipnorm and self.global_clipnorm > 0:
+            norm = np.sqrt(sum(np.sum(np.square(g)) for g in grads))
+            clip = np.float32(self.global_clipnorm)
+            # Keras: clip * min(1/norm, 1/clip), plus (norm - norm) so a non-finite norm gives NaN.
+            scale = clip * np.minimum(np.float32(1) / norm, np.float32(1) / clip) + (norm - norm)
+            return [g * g.dtype.type(scale) for g in grads]
+        if self.clipvalue and self.clipvalue > 0:
+            return [np.clip(g, -self.clipvalue, self.clipvalue).astype(g.dtype) for g in grads]
+        return grads
+
+    # -- config and state ---------------------------------------------------------------
+    def get_config(self) -> dict:
+        """Keras-layout optimizer config (schedules serialized with `schedules.serialize`)."""
+        lr = self._learning_rate
+        if isinstance(lr, schedules.LearningRateSchedule):
+            lr = schedules.serialize(lr)
+        elif callable(lr):
+            raise ValueError(
+                f"{self.name}: a plain callable learning rate cannot be serialized. Subclass "
+                "onnxgraph.optimizers.schedules.LearningRateSchedule with get_config() and register it."
+            )
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
+                "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
+                "ema_overwrite_frequency": self.ema_overwrite_frequency,
+                "loss_scale_factor": self.loss_scale_factor,
+                "gradient_accumulation_steps": self.gradient_accumulation_steps}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        """Rebuild from `get_config()` (a fresh optimizer: no slots, iterations 0)."""
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"], custom_objects)
+        return cls(**config)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Everything needed to resume: `iterations`, a float `learning_rate`, and `<slot>/<index>` arrays.
+
+        Returns:
+            dict of name -> numpy array (copies), ready for `np.savez`.
+        """
+        state = {"iterations": np.asarray(self._iterations, dtype=np.int64)}
+        if not callable(self._learning_rate):
+            state["learning_rate"] = np.asarray(self._learning_rate, dtype=np.float64)
+        for slot, arrays in self._slots.items():
+            for i, a in enumerate(arrays):
+                state[f"{slot}/{i}"] = a.copy()
+        return state
+
+    def set_state(self, state: dict) -> None:
+        """Restore `get_state()`'s dict (before or after `build`); later updates continue bit-identically."""
+        self._iterations = int(np.asarray(state["iterations"]))
+        if "learning_rate" in state and not callable(self._learning_rate):
+            self._learning_rate = float(np.asarray(state["learning_rate"]))
+        slots = {}
+        for slot in self._slot_specs():
+            keys = sorted((k for k in state if k.startswith(slot + "/")), key=lambda k: int(k.rsplit("/", 1)[1]))
+            slots[slot] = [np.array(state[k]) for k in keys]
+        counts = {len(v) for v in slots.values()}
+        if len(counts) > 1:
+            raise ValueError(f"{self.name}.set_state: slots have different parameter counts {counts}.")
+        if slots and counts != {0}:
+            self._slots = slots
+            self._shapes = [a.shape for a in next(iter(slots.values()))]
+            self.built = True
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name} learning_rate={self.learning_rate:g} iterations={self._iterations}>"
+
+
+def _float_dtype(p):
+    dtype = np.asarray(p).dtype
+    return dtype if np.issubdtype(dtype, np.floating) else np.float32
+
+
+def _takes_argument(fn) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)

@@ -1,0 +1,70 @@
+"""RMSprop with Keras 3's formulas: epsilon inside the square root, optional momentum and centering."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxgraph.optimizers._base import Optimizer
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Keras 3): `v = rho*v + (1-rho)*g*g`, `step = lr * g / sqrt(v + epsilon)`.
+
+    Centered: `a = rho*a + (1-rho)*g` and the denominator is `sqrt(v - a*a + epsilon)`.
+    With momentum: `m = momentum*m + step; w -= m`; else `w -= step`.
+
+    Args:
+        learning_rate: float, schedule or callable (default 0.001).
+        rho: float (default 0.9).
+        momentum: float (default 0.0).
+        epsilon: float (default 1e-7).
+        centered: bool (default False).
+        **kwargs: base options (weight_decay, clipnorm, clipvalue, global_clipnorm, name, ...).
+
+    Example:
+        >>> opt = RMSprop(learning_rate=1e-3, momentum=0.9, centered=True)
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
+                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
+        self.rho = rho
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.centered = centered
+
+    def _slot_specs(self):
+        specs = {"velocity": 0.0}
+        if self.momentum > 0:
+            specs["momentum"] = 0.0
+        if self.centered:
+            specs["average_gradient"] = 0.0
+        return specs
+
+    def _update(self, i, param, grad, lr):
+        f = param.dtype.type
+        rho = f(self.rho)
+        v = self._slots["velocity"][i]
+        v *= rho
+        v += (f(1) - rho) * (grad * grad)
+        denominator = v + f(self.epsilon)
+        if self.centered:
+            a = self._slots["average_gradient"][i]
+            a *= rho
+            a += (f(1) - rho) * grad
+            denominator -= a * a
+        increment = (grad * lr) / np.sqrt(denominator)
+        if self.momentum > 0:
+            m = self._slots["momentum"][i]
+            m *= f(self.momentum)
+            m += increment
+            param -= m
+        else:
+            param -= increment
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}

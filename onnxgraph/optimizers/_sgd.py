@@ -1,0 +1,53 @@
+"""SGD with Keras 3's momentum and Nesterov formulas."""
+
+from __future__ import annotations
+
+from onnxgraph.optimizers._base import Optimizer
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Gradient descent, optionally with momentum (Keras 3 formulas).
+
+    Without momentum: `w -= lr * g`. With momentum: `m = momentum * m - lr * g`, then
+    `w += m`, or with Nesterov `w += momentum * m - lr * g`.
+
+    Args:
+        learning_rate: float, schedule or callable (default 0.01).
+        momentum: float in [0, 1] (default 0.0).
+        nesterov: bool (default False).
+        **kwargs: base options (weight_decay, clipnorm, clipvalue, global_clipnorm, name, ...).
+
+    Example:
+        >>> opt = SGD(learning_rate=0.1, momentum=0.9, nesterov=True)
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
+                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
+        if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) or not 0 <= momentum <= 1:
+            raise ValueError(f"SGD: `momentum` must be a float between [0, 1]. Received: momentum={momentum!r}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def _slot_specs(self):
+        return {"momentum": 0.0} if self.momentum != 0 else {}
+
+    def _update(self, i, param, grad, lr):
+        if self.momentum == 0:
+            param -= lr * grad
+            return
+        momentum = param.dtype.type(self.momentum)
+        m = self._slots["momentum"][i]
+        m *= momentum
+        m -= lr * grad
+        if self.nesterov:
+            param -= lr * grad
+            param += momentum * m
+        else:
+            param += m
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
