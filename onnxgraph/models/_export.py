@@ -22,16 +22,24 @@ WEIGHTS_KEY = "onnxgraph.weights"
 class ExportMixin:
     """to_onnx / save / predict for Model (needs `inputs`, `outputs`, names and `weights`)."""
 
-    def to_onnx(self, target_opset: int | None = None):
+    def to_onnx(self, target_opset: int | None = None, layer_functions: bool = False):
         """The model as an `onnx.ModelProto` (opset 21 unless `target_opset` is given).
 
         The file carries the model config and weight layout in `metadata_props`, so
-        `load_model` rebuilds the same layers, names and weights.
+        `load_model` rebuilds the same layers, names and weights. `layer_functions=True`
+        wraps each layer call in an ONNX local function (see `backend/functions.py`).
         """
         self._require_graph("ONNX graph")
         graph = collect(self.inputs, self.outputs, self.input_names, self.output_names)
         proto, weight_map = to_model_proto(graph, name=self.name, doc=_doc(self), metadata=None)
         self._record_weights(proto, weight_map)
+        if layer_functions:
+            from onnxgraph.backend.functions import group_layers
+
+            if target_opset is not None and target_opset != OPSET:
+                raise ValueError(f"layer_functions=True writes opset {OPSET}; save the flat file to convert "
+                                 f"it to opset {target_opset}.")
+            return group_layers(proto, self, graph)
         if target_opset is not None and target_opset != OPSET:
             from onnxgraph.saving._files import convert_opset
 
@@ -62,11 +70,16 @@ class ExportMixin:
     def _class_name(self) -> str:
         return "Functional" if type(self).__name__ == "Model" else type(self).__name__
 
-    def save(self, filepath, overwrite: bool = True, **kwargs) -> None:
-        """Write the model as one `.onnx` file (atomically; external data beside it over 2 GB)."""
+    def save(self, filepath, overwrite: bool = True, layer_functions: bool = False, **kwargs) -> None:
+        """Write the model as one `.onnx` file (atomically; external data beside it over 2 GB).
+
+        `layer_functions=True` wraps each layer call in an ONNX local function (one node per
+        layer in Netron); the default file is flat. Both compute the same values and load back.
+        """
         from onnxgraph.saving._files import save_model_file
 
-        proto = self.to_onnx(**{k: v for k, v in kwargs.items() if k == "target_opset"})
+        proto = self.to_onnx(layer_functions=layer_functions,
+                             **{k: v for k, v in kwargs.items() if k == "target_opset"})
         save_model_file(proto, filepath, overwrite=overwrite)
 
     # -- running -----------------------------------------------------------------------------------
