@@ -48,6 +48,11 @@ _FUNCTIONS = {fn.__name__: fn for fn in (mean_squared_error, mean_absolute_error
                                          categorical_crossentropy, sparse_categorical_crossentropy)}
 _ALIASES = {"mse": mean_squared_error, "MSE": mean_squared_error, "mae": mean_absolute_error,
             "MAE": mean_absolute_error, "bce": binary_crossentropy, "BCE": binary_crossentropy}
+# A built-in function named in compile() becomes its class with the function's name, like Keras's
+# LossFunctionWrapper(fn, name=fn.__name__), and keeps the class's label_spec (int labels for sparse CE).
+_CLASS_OF = {mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError, huber: Huber,
+             binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
+             sparse_categorical_crossentropy: SparseCategoricalCrossentropy}
 
 
 def _resolve_crossentropy(y_true_shape, y_pred_shape):
@@ -64,8 +69,9 @@ def _resolve_crossentropy(y_true_shape, y_pred_shape):
 def get(identifier, y_true_shape=None, y_pred_shape=None) -> Loss:
     """A Loss object from a Keras name, alias, class name, config dict, function or Loss.
 
-    Function names and aliases are wrapped like `model.compile` does in Keras: "mse" gives a
-    LossFunctionWrapper named "mean_squared_error"; class names give the class with defaults.
+    Function names and aliases give the matching class named after the function, like
+    `model.compile` in Keras: "mse" gives MeanSquaredError(name="mean_squared_error"); class
+    names give the class with defaults; other functions are wrapped in LossFunctionWrapper.
 
     Args:
         identifier: str, dict (`serialize` layout), callable `fn(y_true, y_pred)`, Loss class or instance.
@@ -89,14 +95,16 @@ def get(identifier, y_true_shape=None, y_pred_shape=None) -> Loss:
     if isinstance(identifier, str):
         if identifier.lower() in ("crossentropy", "ce"):
             fn = _resolve_crossentropy(y_true_shape, y_pred_shape)
-            return LossFunctionWrapper(fn, name=fn.__name__)
+            return _CLASS_OF[fn](name=fn.__name__)
         if identifier in _CLASSES:
             return _CLASSES[identifier]()
         fn = _FUNCTIONS.get(identifier) or _ALIASES.get(identifier)
         if fn is None:
             raise ValueError(f"Could not interpret loss identifier: '{identifier}'. Known losses: "
                              f"{sorted(_FUNCTIONS) + sorted(_CLASSES) + sorted(_ALIASES)}.")
-        return LossFunctionWrapper(fn, name=fn.__name__)
+        return _CLASS_OF[fn](name=fn.__name__)
+    if identifier in _CLASS_OF:
+        return _CLASS_OF[identifier](name=identifier.__name__)
     if callable(identifier):
         return LossFunctionWrapper(identifier, name=getattr(identifier, "__name__", None))
     raise ValueError(f"Could not interpret loss identifier: {identifier!r}. Pass a name such as "
@@ -114,9 +122,6 @@ def serialize(loss: Loss) -> dict:
 
     cls = type(loss)
     builtin = _CLASSES.get(cls.__name__) is cls
-    if cls is LossFunctionWrapper and getattr(loss.fn, "__name__", None) in _FUNCTIONS:
-        return {"module": "keras.losses", "class_name": "function", "config": loss.fn.__name__,
-                "registered_name": None}
     return {"module": "keras.losses" if builtin else cls.__module__, "class_name": cls.__name__,
             "config": loss.get_config(), "registered_name": None if builtin else get_registered_name(cls)}
 
