@@ -1,0 +1,216 @@
+"""What the server runs: one onnxruntime session per model, with its input/output signature.
+
+A `ServedModel` is built from ONNX bytes, so the same object works in the local server, in
+a Ray Serve replica and in a Ray Data actor. `resolve_models` turns what users pass (an
+og.Model, a path, bytes, a list or a dict) into named ONNX bytes, cutting feature
+extractors at the requested layers first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from onnxgraph.backend import dtypes
+from onnxgraph.runtime import make_session, normalize_feeds
+from onnxgraph.runtime._feeds import InputSignature
+
+__all__ = ["ServedModel", "TensorInfo", "ModelSpec", "feature_model", "resolve_models"]
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Name, Keras-style shape (None = any size) and dtype name of a model input or output."""
+
+    name: str
+    shape: tuple
+    dtype: str
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model ready to ship to a server process or a Ray worker: a name and ONNX bytes."""
+
+    name: str
+    onnx_bytes: bytes
+    source: str = "onnxgraph"  # "onnxgraph" (saved by onnxgraph) or "onnx" (any other tool)
+    layers: tuple = ()  # layer/value names this feature extractor was cut at, if any
+
+
+_ORT_TYPE = re.compile(r"tensor\((\w+)\)")
+
+
+def _info(arg) -> TensorInfo:
+    match = _ORT_TYPE.fullmatch(arg.type)
+    dtype = dtypes.standardize(match.group(1)) if match else arg.type
+    shape = tuple(d if isinstance(d, int) else None for d in (arg.shape or ()))
+    return TensorInfo(arg.name, shape, dtype)
+
+
+class ServedModel:
+    """One onnxruntime session and the signature needed to check requests against it.
+
+    Args:
+        spec: the model's name and ONNX bytes (see `resolve_models`).
+        providers: "auto", "cpu", "cuda" or a list of execution providers.
+        threads: intra-op threads for the session (None: onnxruntime's default).
+    """
+
+    def __init__(self, spec: ModelSpec, providers="auto", threads: int | None = None):
+        self.spec = spec
+        self.name = spec.name
+        self.session = make_session(spec.onnx_bytes, providers, threads)
+        self.inputs = [_info(a) for a in self.session.get_inputs()]
+        self.outputs = [_info(a) for a in self.session.get_outputs()]
+        self.output_names = [o.name for o in self.outputs]
+        self.signatures = [InputSignature(i.name, i.shape, i.dtype) for i in self.inputs]
+        # Rows of different requests can be stacked only along a free leading (batch) dimension.
+        self.batchable = bool(self.inputs) and all(i.shape and i.shape[0] is None for i in self.inputs)
+
+    def feeds(self, x) -> dict:
+        """Check and convert a request's inputs; raises ValueError with a message for the client."""
+        return normalize_feeds(x, self.signatures)
+
+    def run(self, feeds: dict) -> list:
+        return self.session.run(self.output_names, feeds)
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "source": self.spec.source,
+            "layers": list(self.spec.layers),
+            "batchable": self.batchable,
+            "inputs": [i.to_json() for i in self.inputs],
+            "outputs": [o.to_json() for o in self.outputs],
+        }
+
+
+def feature_model(model, layers):
+    """Cut `model` at the named layers: a model from the same inputs to those layers' outputs.
+
+    Args:
+        model: a functional `og.Model` (or one loaded with `og.load_model`).
+        layers: a layer name or a list of names; each becomes one output, named after the layer.
+
+    Returns:
+        An `og.Model` sharing the weights of `model`.
+
+    Example:
+        >>> extractor = og.serving.feature_model(model, ["dense_1"])
+        >>> og.serving.serve(extractor).url
+    """
+    from onnxgraph.models import Model
+
+    names = [layers] if isinstance(layers, str) else list(layers)
+    if not names:
+        raise ValueError("feature_model: give at least one layer name to cut the model at.")
+    outputs = [model.get_layer(name).output for name in names]
+    return Model(model.input, outputs if len(outputs) > 1 else outputs[0], name=f"{model.name}_features")
+
+
+def _has_onnxgraph_config(proto) -> bool:
+    from onnxgraph.models._export import CONFIG_KEY
+
+    return any(p.key == CONFIG_KEY for p in proto.metadata_props)
+
+
+def _cut_plain_onnx(proto, names, source):
+    """Feature values of an ONNX file from another tool: extract the subgraph up to those values."""
+    import onnx.utils
+
+    known = {v.name for v in proto.graph.value_info} | {o.name for o in proto.graph.output}
+    known |= {out for node in proto.graph.node for out in node.output}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise ValueError(f"{source} has no value named {missing}; it is not an onnxgraph file, so features "
+                         "are cut at ONNX value names (see the graph in Netron).")
+    inputs = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
+    return onnx.utils.Extractor(proto).extract_model(inputs, list(names))
+
+
+def _spec_from_model(model, name, layers) -> ModelSpec:
+    name = name or model.name  # a cut model keeps the name it is served under
+    if layers:
+        model = feature_model(model, layers)
+    return ModelSpec(name, model.to_onnx().SerializeToString(), "onnxgraph", tuple(layers or ()))
+
+
+def _spec_from_path(path, name, layers) -> ModelSpec:
+    from onnxgraph.saving import load_model
+    from onnxgraph.saving._files import read_model_file
+
+    proto = read_model_file(path)
+    stem = name or os.path.splitext(os.path.basename(os.fspath(path)))[0]
+    if _has_onnxgraph_config(proto):
+        return _spec_from_model(load_model(path), stem, layers)
+    from onnxgraph.models import Model
+
+    if hasattr(Model, "from_onnx"):  # the interop wrapper, when installed, also cuts by layer name
+        return _spec_from_model(Model.from_onnx(path), stem, layers)
+    if layers:
+        proto = _cut_plain_onnx(proto, layers, path)
+    return ModelSpec(stem, proto.SerializeToString(), "onnx", tuple(layers or ()))
+
+
+def _one_spec(item, name=None, layers=None) -> ModelSpec:
+    if isinstance(item, ModelSpec):
+        if layers:
+            raise ValueError(f"Model '{item.name}' is already a prepared ModelSpec; cut it before packing.")
+        return ModelSpec(name or item.name, item.onnx_bytes, item.source, item.layers)
+    if isinstance(item, (str, os.PathLike)):
+        return _spec_from_path(item, name, layers)
+    if isinstance(item, (bytes, bytearray)):
+        import onnx
+
+        proto = onnx.load_from_string(bytes(item))
+        if layers:
+            proto = _cut_plain_onnx(proto, layers, "the ONNX bytes")
+        return ModelSpec(name or proto.graph.name or "model", proto.SerializeToString(), "onnx",
+                         tuple(layers or ()))
+    if hasattr(item, "to_onnx") and hasattr(item, "get_layer"):
+        return _spec_from_model(item, name, layers)
+    raise TypeError(f"Cannot serve a {type(item).__name__}: pass an og.Model, a path to a .onnx file, "
+                    "ONNX bytes, or a list/dict of those.")
+
+
+def resolve_models(models, layers=None) -> list[ModelSpec]:
+    """Named ONNX bytes for each model passed; `layers` cuts a single model into a feature extractor.
+
+    Args:
+        models: an og.Model, a `.onnx` path, ONNX bytes, a list of those, or a dict {name: model}.
+        layers: layer names (onnxgraph models) or ONNX value names (other files) to serve
+            instead of the model's outputs; only with a single model.
+
+    Returns:
+        A list of `ModelSpec`, names unique.
+    """
+    if isinstance(layers, str):
+        layers = [layers]
+    if isinstance(models, dict):
+        items = [(str(k), v) for k, v in models.items()]
+    elif isinstance(models, (list, tuple)):
+        items = [(None, m) for m in models]
+    else:
+        items = [(None, models)]
+    if not items:
+        raise ValueError("No models to serve: pass at least one model or .onnx path.")
+    if layers and len(items) > 1:
+        raise ValueError("`layers=` cuts one model; with several models, cut each with "
+                         "og.serving.feature_model(model, layers) and pass a dict {name: model}.")
+    specs = [_one_spec(item, name, layers) for name, item in items]
+    names = [s.name for s in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"Two models are named {duplicates[0]!r}; model names are URL paths and must be "
+                         "unique. Pass a dict {name: model} (or NAME=PATH on the command line).")
+    for name in names:
+        if not name or "/" in name or not name.isprintable():
+            raise ValueError(f"Model name {name!r} cannot be a URL path segment; use letters, digits, '-', '_', '.'.")
+    return specs
+
