@@ -82,6 +82,19 @@ class ExportMixin:
                              **{k: v for k, v in kwargs.items() if k == "target_opset"})
         save_model_file(proto, filepath, overwrite=overwrite)
 
+    def export(self, filepath, target_opset=None, fp16=False, quantize=None, calibration_data=None,
+               ort_format=False, format="onnx", **kwargs):
+        """Edge export (opset, float16, int8, ORT format) with a size/deviation report.
+
+        See `onnxgraph.export.export_model` for the arguments. Returns an ExportReport.
+        """
+        from onnxgraph.export import export_model
+
+        if format != "onnx":
+            raise ValueError(f"onnxgraph exports ONNX only (format='onnx'), got format={format!r}.")
+        return export_model(self, filepath, target_opset=target_opset, fp16=fp16, quantize=quantize,
+                            calibration_data=calibration_data, ort_format=ort_format, **kwargs)
+
     # -- running -----------------------------------------------------------------------------------
     def _runner(self, providers="auto"):
         from onnxgraph.runtime import GraphRunner
@@ -98,7 +111,11 @@ class ExportMixin:
     def _signatures(self):
         from onnxgraph.runtime._feeds import InputSignature
 
-        return [InputSignature(n, x.shape, x.dtype) for n, x in zip(self.input_names, self.inputs)]
+        cached = self.__dict__.get("_input_signatures")
+        if cached is None or cached[0] is not self.inputs:
+            cached = (self.inputs, [InputSignature(n, x.shape, x.dtype) for n, x in zip(self.input_names, self.inputs)])
+            self._input_signatures = cached
+        return cached[1]
 
     def _run_eager(self, x, providers="auto"):
         from onnxgraph.runtime import normalize_feeds
@@ -114,21 +131,25 @@ class ExportMixin:
         self._require_graph("graph to predict with")
         feeds = normalize_feeds(x, self._signatures())
         runner = self._runner(providers)
-        n = next(iter(feeds.values())).shape[0] if feeds and next(iter(feeds.values())).ndim else 1
+        first = next(iter(feeds.values()))
+        n = first.shape[0] if first.ndim else 1
         batch_size = batch_size or 32
         steps_total = max(1, math.ceil(n / batch_size))
         if steps is not None:
             steps_total = min(steps_total, steps)
-        bar = Progbar(steps_total, verbose=1 if verbose == "auto" else verbose)
+        verbose = 1 if verbose == "auto" else verbose
+        bar = Progbar(steps_total, verbose=verbose) if verbose else None
         if steps_total == 1 and steps is None:
             results = runner.run_feeds(feeds)
-            bar.update(1, finalize=True)
+            if bar:
+                bar.update(1, finalize=True)
         else:
             chunks = []
             for step in range(steps_total):
                 batch = {k: v[step * batch_size:(step + 1) * batch_size] for k, v in feeds.items()}
                 chunks.append(runner.run_feeds(batch))
-                bar.update(step + 1, finalize=step + 1 == steps_total)
+                if bar:
+                    bar.update(step + 1, finalize=step + 1 == steps_total)
             results = [np.concatenate(parts, axis=0) for parts in zip(*chunks)]
         return pack_like(self._outputs_struct, results)
 

@@ -24,6 +24,9 @@ def _describe(sig: InputSignature) -> str:
 
 
 def _convert(sig: InputSignature, value) -> np.ndarray:
+    if (type(value) is np.ndarray and value.dtype == sig.np_dtype and value.ndim == len(sig.shape)
+            and value.flags.c_contiguous and all(w is None or w == g for w, g in zip(sig.shape, value.shape))):
+        return value  # the common case, checked without copies
     try:
         array = np.asarray(value)
     except Exception as exc:  # noqa: BLE001 - ragged lists etc.

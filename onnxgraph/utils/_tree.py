@@ -24,5 +24,7 @@ def map_structure(fn, structure):
 
 def pack_like(structure, flat: list):
     """Rebuild `structure` with the leaves taken in order from `flat`."""
+    if not isinstance(structure, (list, tuple, dict)):
+        return flat[0]
     it = iter(flat)
     return map_structure(lambda _: next(it), structure)
