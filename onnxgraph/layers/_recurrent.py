@@ -1,0 +1,231 @@
+"""SimpleRNN, LSTM and GRU: Keras 3 arguments, weights and outputs; one ONNX node per call.
+
+How they emit (see `_rnn_emit.py` for the node-level conventions):
+- the batch-major input is transposed once to time-major; `go_backwards` reverses time
+  with a Gather and runs a forward node, so the inference graph is also the training
+  graph (ORT-training has no gradient for reverse/bidirectional LSTM/GRU);
+- SimpleRNN emits ONNX RNN for inference. ONNX RNN has no gradient in ORT-training, so
+  under ``emit_options(training_graph=True)`` it emits the equivalent saturated-gate GRU
+  (same initializers); training helpers build their graphs inside that option.
+- `dropout` (training only) multiplies the inputs by one mask per sequence, as Keras's
+  fused kernels do; `recurrent_dropout` cannot be expressed with a fused node and raises
+  in a training graph.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from onnxgraph import ops
+from onnxgraph.backend import dtypes
+from onnxgraph.backend.emit import constant, emit
+from onnxgraph.backend.scope import current_options, current_scope, name_scope
+from onnxgraph.layers import _rnn_emit
+from onnxgraph.layers._input_spec import InputSpec
+from onnxgraph.layers._layer import Layer
+from onnxgraph.layers._rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
+
+__all__ = ["SimpleRNN", "LSTM", "GRU"]
+
+_CELL_ARGS = ("activation", "recurrent_activation", "use_bias", "kernel_initializer",
+              "recurrent_initializer", "bias_initializer", "dropout", "recurrent_dropout", "seed")
+
+
+class _RNN(Layer):
+    """Sequence handling shared by the three layers; subclasses make the cell and emit the node."""
+
+    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, zero_output_for_mask=False, activity_regularizer=None,
+                 use_cudnn="auto", **kwargs):
+        super().__init__(**kwargs)
+        if stateful:
+            raise ValueError(
+                f"Layer '{self.name}': stateful=True is not supported (an ONNX model keeps no state "
+                "between runs). Pass the last states back as `initial_state` instead."
+            )
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = False
+        self.unroll = unroll
+        self.zero_output_for_mask = zero_output_for_mask
+        self.use_cudnn = use_cudnn
+        self.input_spec = InputSpec(ndim=3)
+
+    # Keras exposes the cell's hyper-parameters on the layer.
+    units = property(lambda self: self.cell.units)
+    activation = property(lambda self: self.cell.activation)
+    use_bias = property(lambda self: self.cell.use_bias)
+    dropout = property(lambda self: self.cell.dropout)
+    recurrent_dropout = property(lambda self: self.cell.recurrent_dropout)
+
+    @property
+    def state_size(self) -> list:
+        size = self.cell.state_size
+        return list(size) if isinstance(size, (list, tuple)) else [size]
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        if self.cell.built:
+            return
+        scope = current_scope()
+        # Weight paths are <layer>/<cell>/<weight> as in Keras, also when build() is called directly.
+        outer = name_scope(self.name) if not scope or scope[-1] != self.name else contextlib.nullcontext()
+        with outer, name_scope(self.cell.name):
+            self.cell.build((sequences_shape[0],) + tuple(sequences_shape[2:]))
+        self.cell.built = True
+
+    def call(self, sequences, initial_state=None, mask=None, training=None):
+        if mask is not None:
+            raise ValueError(f"Layer '{self.name}': masks are not supported; pad and let the model learn, "
+                             "or cut sequences to their length.")
+        x_tm = self._time_major(sequences)
+        y_tm, states = self._sequence(x_tm, initial_state, training)
+        if self.return_sequences:
+            output = ops.transpose(y_tm, (1, 0, 2))
+        else:
+            output = ops.identity(states[0]) if self.return_state else states[0]
+        return [output, *states] if self.return_state else output
+
+    # -- pieces Bidirectional reuses on a shared time-major input ------------------------------------
+    def _time_major(self, sequences):
+        dtype = self.cell.dtype
+        if sequences.dtype != dtype:
+            sequences = ops.cast(sequences, dtype)
+        return ops.transpose(sequences, (1, 0, 2))
+
+    def _sequence(self, x_tm, initial_state, training):
+        """(y (T, B, u) in processing order, [states (B, u)]) for time-major x (T, B, F)."""
+        if training and self.cell.recurrent_dropout > 0:
+            raise ValueError(
+                f"Layer '{self.name}': recurrent_dropout cannot be trained with a fused ONNX "
+                f"{type(self).__name__} node. Use recurrent_dropout=0 (dropout on the inputs works)."
+            )
+        if training and self.cell.dropout > 0:
+            x_tm = _sequence_dropout(x_tm, self.cell.dropout, self.cell.seed)
+        if self.go_backwards:
+            x_tm = _rnn_emit.reverse_time(x_tm)
+        initial = [None if s is None else ops.expand_dims(s, 0) for s in self._initial_states(initial_state)]
+        y, *states = self._emit(x_tm, initial)
+        return ops.squeeze(y, 1), [ops.squeeze(s, 0) for s in states]
+
+    def _initial_states(self, initial_state) -> list:
+        if initial_state is None:
+            return [None] * len(self.state_size)
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        if len(states) != len(self.state_size):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(self.state_size)} initial state tensor(s) of shape "
+                f"(batch, {self.units}), received {len(states)}."
+            )
+        result = []
+        for i, s in enumerate(states):
+            s = ops.cast(s, self.cell.dtype)
+            if len(s.shape) != 2 or s.shape[-1] not in (None, self.units):
+                raise ValueError(
+                    f"Layer '{self.name}': initial state {i} must have shape (batch, {self.units}), "
+                    f"received shape {s.shape}."
+                )
+            result.append(s)
+        return result
+
+    def get_config(self):
+        cell = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell.pop(key, None)
+        return {**super().get_config(), "return_sequences": self.return_sequences,
+                "return_state": self.return_state, "go_backwards": self.go_backwards,
+                "stateful": self.stateful, "unroll": self.unroll,
+                "zero_output_for_mask": self.zero_output_for_mask, **cell}
+
+
+def _sequence_dropout(x_tm, rate: float, seed):
+    """x * mask with one Dropout mask per sequence (1, B, F), shared by every time step."""
+    first = ops.getitem(x_tm, slice(0, 1))
+    shape = emit("Shape", [first], shapes=[(3,)], dtypes_=["int64"])
+    ones = emit("Expand", [constant(np.array(1, dtype=dtypes.to_numpy(x_tm.dtype))), shape],
+                shapes=[first.shape], dtypes_=[x_tm.dtype])
+    attrs = {"seed": int(seed)} if seed is not None else {}
+    mask, _ = emit("Dropout", [ones, constant(np.array(rate, dtype=dtypes.to_numpy(x_tm.dtype))),
+                               constant(np.array(True))], attrs, outputs=2,
+                   shapes=[first.shape, first.shape], dtypes_=[x_tm.dtype, "bool"])
+    return ops.multiply(x_tm, mask)
+
+
+def _cell_kwargs(layer_kwargs: dict, extra: dict) -> dict:
+    cell = {k: layer_kwargs.pop(k) for k in list(layer_kwargs) if k in _CELL_ARGS or k in extra}
+    for key in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+                "recurrent_constraint", "bias_constraint", "implementation"):
+        layer_kwargs.pop(key, None)
+    return {**cell, "dtype": layer_kwargs.get("dtype"), "trainable": layer_kwargs.get("trainable", True)}
+
+
+class SimpleRNN(_RNN):
+    """Fully-connected RNN: h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias).
+
+    Example:
+        >>> x = Input(shape=(None, 8))
+        >>> SimpleRNN(4, return_sequences=True)(x).shape
+        (None, None, 4)
+    """
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        cell = SimpleRNNCell(units, activation=activation, name="simple_rnn_cell", **_cell_kwargs(kwargs, {}))
+        super().__init__(cell, **kwargs)
+
+    def _emit(self, x_tm, initial):
+        if current_options().get("training_graph"):
+            return _rnn_emit.simple_rnn_as_gru(self.name, self.cell, x_tm, *initial)
+        return _rnn_emit.simple_rnn(self.name, self.cell, x_tm, *initial)
+
+
+class LSTM(_RNN):
+    """Long Short-Term Memory layer (Hochreiter 1997), Keras 3 weights: gates i, f, c, o.
+
+    Emits one ONNX LSTM node; returns the last output, or the sequence with
+    `return_sequences=True`, followed by the states [h, c] with `return_state=True`.
+
+    Example:
+        >>> tokens = Input(shape=(None,))
+        >>> LSTM(32)(Embedding(1000, 16)(tokens)).shape
+        (None, 32)
+    """
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True,
+                 **kwargs):
+        cell = LSTMCell(units, activation=activation, recurrent_activation=recurrent_activation,
+                        unit_forget_bias=unit_forget_bias, name="lstm_cell", **_cell_kwargs(kwargs, {}))
+        super().__init__(cell, **kwargs)
+
+    recurrent_activation = property(lambda self: self.cell.recurrent_activation)
+    unit_forget_bias = property(lambda self: self.cell.unit_forget_bias)
+
+    def _emit(self, x_tm, initial):
+        return _rnn_emit.lstm(self.name, self.cell, x_tm, *initial)
+
+
+class GRU(_RNN):
+    """Gated Recurrent Unit, Keras 3 weights: gates z, r, h; `reset_after=True` by default.
+
+    `reset_after=True` is ONNX GRU `linear_before_reset=1` (bias (2, 3*units));
+    `reset_after=False` applies the reset gate before the recurrent matmul (bias (3*units,)).
+
+    Example:
+        >>> x = Input(shape=(10, 8))
+        >>> GRU(4, return_state=True)(x)[1].shape
+        (None, 4)
+    """
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True,
+                 **kwargs):
+        cell = GRUCell(units, activation=activation, recurrent_activation=recurrent_activation,
+                       reset_after=reset_after, name="gru_cell", **_cell_kwargs(kwargs, {}))
+        super().__init__(cell, **kwargs)
+
+    recurrent_activation = property(lambda self: self.cell.recurrent_activation)
+    reset_after = property(lambda self: self.cell.reset_after)
+
+    def _emit(self, x_tm, initial):
+        return _rnn_emit.gru(self.name, self.cell, x_tm, *initial)

@@ -1,0 +1,87 @@
+"""TimeDistributed: apply a layer to every time step of a (batch, time, ...) input."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxgraph.backend.emit import constant, emit
+from onnxgraph.layers._input_spec import InputSpec
+from onnxgraph.layers._layer import Layer
+
+__all__ = ["TimeDistributed"]
+
+
+def _int64(values):
+    return constant(np.asarray(values, dtype=np.int64))
+
+
+class TimeDistributed(Layer):
+    """Applies `layer` to each temporal slice: (batch, time, *inner) -> (batch, time, *out).
+
+    The time axis is folded into the batch (one Reshape), the layer runs once on
+    (batch * time, *inner), and the result is unfolded; weights are shared across steps.
+
+    Args:
+        layer: Any layer taking (batch, *inner) inputs.
+
+    Returns:
+        A tensor of shape (batch, time, *layer_output_shape[1:]).
+
+    Example:
+        >>> frames = Input(shape=(10, 16))
+        >>> TimeDistributed(Dense(8))(frames).shape
+        (None, 10, 8)
+    """
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"TimeDistributed wraps a layer instance, received {layer!r}.")
+        super().__init__(**kwargs)
+        self.layer = layer
+        self.input_spec = InputSpec(min_ndim=3)
+
+    def build(self, input_shape):
+        # The wrapped layer builds on its first call, inside this layer's name scope
+        # (weight paths time_distributed/dense/kernel, as in Keras).
+        self.built = True
+
+    def call(self, inputs, training=None):
+        inner = inputs.shape[2:]
+        if None in inner:
+            fold_shape = emit("Concat", [_int64([-1]), emit("Shape", [inputs], {"start": 2}, shapes=[(len(inner),)],
+                                                            dtypes_=["int64"])],
+                              {"axis": 0}, shapes=[(len(inner) + 1,)], dtypes_=["int64"])
+        else:
+            fold_shape = _int64([-1, *inner])
+        folded = emit("Reshape", [inputs, fold_shape], shapes=[(None, *inner)], dtypes_=[inputs.dtype])
+        kwargs = {"training": training} if training is not None and "training" in self.layer._call_params else {}
+        y = self.layer(folded, **kwargs)
+        if not hasattr(y, "shape") or isinstance(y, (list, tuple)):
+            raise ValueError(f"Layer '{self.name}': the wrapped layer '{self.layer.name}' must return one tensor.")
+        out = y.shape[1:]
+        if None in out:
+            raise ValueError(
+                f"Layer '{self.name}': the wrapped layer '{self.layer.name}' gives per-step shape {out} with an "
+                "unknown dimension; TimeDistributed needs known per-step output dimensions."
+            )
+        steps = inputs.shape[1]
+        if steps is not None:
+            unfold_shape = _int64([-1, steps, *out])
+        else:
+            batch_and_time = emit("Shape", [inputs], {"start": 0, "end": 2}, shapes=[(2,)], dtypes_=["int64"])
+            unfold_shape = emit("Concat", [batch_and_time, _int64(list(out))], {"axis": 0},
+                                shapes=[(2 + len(out),)], dtypes_=["int64"])
+        return emit("Reshape", [y, unfold_shape], shapes=[(inputs.shape[0], steps, *out)], dtypes_=[y.dtype])
+
+    def get_config(self):
+        from onnxgraph.models._config import serialize_layer
+
+        return {**super().get_config(), "layer": serialize_layer(self.layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        from onnxgraph.models._config import deserialize_layer
+
+        config = dict(config)
+        config["layer"] = deserialize_layer(config["layer"])
+        return super().from_config(config)
