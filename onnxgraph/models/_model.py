@@ -166,6 +166,18 @@ class Model(ExportMixin, Layer):
             return functional_from_config(config, custom_objects, cls=cls)
         return cls(**config)
 
+    @classmethod
+    def from_onnx(cls, source, name=None):
+        """Wrap an ONNX model from any exporter (path or ModelProto); see `onnxgraph.interop.from_onnx`.
+
+        Example:
+            >>> m = Model.from_onnx("exported.onnx")
+            >>> features = Model(m.inputs, m.get_layer("/layer3/Relu").output)
+        """
+        from onnxgraph.interop import from_onnx
+
+        return from_onnx(source, name=name)
+
 
 def _is_input_layer(layer) -> bool:
     return type(layer).__name__ == "InputLayer"
