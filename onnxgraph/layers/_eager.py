@@ -1,6 +1,14 @@
-"""Calling a layer on arrays: emit its graph once per input signature and run it on onnxruntime."""
+"""Calling a layer on arrays: emit its graph once per input signature and run it on onnxruntime.
+
+Compiled graphs are cached on the layer per signature (input shapes and dtypes, plus the
+non-array arguments), least recently used first out, so an eager loop, even one that
+alternates between a few shapes, emits and compiles each graph once. A weight change does
+not recompile the graph: the cached runner re-exports only when weight versions change.
+"""
 
 from __future__ import annotations
+
+import collections
 
 import numpy as np
 
@@ -9,7 +17,10 @@ from onnxgraph.layers._input_layer import placeholder
 from onnxgraph.layers._node import recording
 from onnxgraph.utils._tree import flatten, map_structure, pack_like
 
-__all__ = ["call_eagerly"]
+__all__ = ["call_eagerly", "arrays_to_constants", "EAGER_CACHE_SIZE"]
+
+# Signatures kept per layer; eager loops rarely use more than a handful of shapes.
+EAGER_CACHE_SIZE = 8
 
 
 def _is_array(x) -> bool:
@@ -28,12 +39,18 @@ def call_eagerly(layer, args, kwargs):
     arrays = [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
     statics = tuple(repr(x) for x in flatten((args, kwargs)) if not _is_array(x))
     signature = (tuple((a.shape, a.dtype.str) for a in arrays), statics)
-    cache = layer.__dict__.setdefault("_eager_cache", {})
+    cache = layer.__dict__.get("_eager_cache")
+    if cache is None:
+        cache = collections.OrderedDict()
+        object.__setattr__(layer, "_eager_cache", cache)
     runner = cache.get(signature)
     if runner is None:
         runner = _compile(layer, args, kwargs, arrays)
-        cache.clear()  # keep one signature: eager loops usually repeat the same one
         cache[signature] = runner
+        if len(cache) > EAGER_CACHE_SIZE:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(signature)
     structure, run = runner
     feeds = {f"x{i}": a for i, a in enumerate(arrays)}
     return pack_like(structure, run(feeds))
@@ -51,3 +68,13 @@ def _compile(layer, args, kwargs, arrays):
     runner = GraphRunner(inputs, flat_outputs, [x.name for x in inputs],
                          [f"y{i}" for i in range(len(flat_outputs))], layer.weights, name=layer.name)
     return outputs, runner.run_feeds
+
+
+def arrays_to_constants(args, kwargs):
+    """Replace numpy arrays in a call's arguments with graph constants (float64 becomes float32)."""
+    from onnxgraph.backend.emit import constant
+
+    def convert(x):
+        return constant(np.asarray(x)) if isinstance(x, (np.ndarray, np.generic)) else x
+
+    return map_structure(convert, (list(args), dict(kwargs)))

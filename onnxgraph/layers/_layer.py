@@ -176,6 +176,13 @@ class Layer:
     # -- calling -----------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         flat_inputs = [x for x in flatten((args, kwargs)) if isinstance(x, SymbolicTensor)]
+        if not flat_inputs and current_scope():
+            # Inside another layer's call, arrays (ops.zeros(...) state in the guide's CustomRNN)
+            # are graph constants, as Keras traces them: emit on them instead of running eagerly.
+            from onnxgraph.layers._eager import arrays_to_constants
+
+            args, kwargs = arrays_to_constants(args, kwargs)
+            flat_inputs = [x for x in flatten((args, kwargs)) if isinstance(x, SymbolicTensor)]
         if not flat_inputs:
             from onnxgraph.layers._eager import call_eagerly
 

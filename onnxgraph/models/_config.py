@@ -26,15 +26,26 @@ def deserialize_layer(entry: dict, custom_objects=None):
     class_name = entry.get("class_name")
     cls = get_registered_object(class_name, custom_objects, entry.get("registered_name"))
     if cls is None:
+        config = entry.get("config")
+        name = entry.get("name") or (config.get("name") if isinstance(config, dict) else None)
         raise ValueError(
-            f"Unknown layer class '{class_name}' (layer '{entry.get('name')}') in the model config. "
+            f"Unknown layer class '{class_name}' (layer '{name}') in the model config. "
             f"Pass custom_objects={{'{class_name}': {class_name}}} to load_model/from_config, or "
             f"decorate the class with @onnxgraph.saving.register_serializable()."
         )
     config = entry.get("config", {})
+    if not isinstance(config, dict):
+        raise ValueError(f"Layer '{entry.get('name')}' ({class_name}): its config must be a dict, got {config!r}.")
     if hasattr(cls, "_functional") and "layers" in config:
         return cls.from_config(config, custom_objects=custom_objects)
-    return cls.from_config(config)
+    try:
+        return cls.from_config(config)
+    except TypeError as exc:
+        raise TypeError(
+            f"Could not rebuild layer '{entry.get('name')}' of class {class_name} from its config "
+            f"{config}: {exc}. get_config() must return the arguments of __init__ (accept **kwargs "
+            "in __init__ for name/trainable/dtype), or override the from_config classmethod."
+        ) from exc
 
 
 def _node_indices(model) -> dict:

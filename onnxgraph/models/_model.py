@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from onnxgraph.backend.ir import SymbolicTensor
+from onnxgraph.backend.scope import current_scope
 from onnxgraph.layers._input_spec import InputSpec, check_input_spec
 from onnxgraph.layers._layer import Layer
 from onnxgraph.models._export import ExportMixin
 from onnxgraph.models._graph_walk import map_graph
+from onnxgraph.models._subclassed import SubclassedMixin
 from onnxgraph.models._summary import print_summary
 from onnxgraph.utils._tree import flatten, map_structure, pack_like
 
 __all__ = ["Model"]
 
 
-class Model(ExportMixin, Layer):
+class Model(SubclassedMixin, ExportMixin, Layer):
     """`Model(inputs, outputs, name=None)`: the functional API's model.
 
     Inputs and outputs may be a tensor, a list or a dict. Calling a model on symbolic tensors
@@ -74,7 +76,7 @@ class Model(ExportMixin, Layer):
         return self._outputs_struct
 
     def _require_graph(self, what):
-        if not self._functional:
+        if not self._functional and not self._ensure_export_graph():
             raise AttributeError(
                 f"Model '{self.name}' has no {what} yet: it is built when first called on data."
             )
@@ -95,11 +97,14 @@ class Model(ExportMixin, Layer):
 
     # -- calling ---------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if self._functional and args and not [x for x in flatten((args, kwargs)) if isinstance(x, SymbolicTensor)]:
+        if (self._functional and args and not current_scope()
+                and not [x for x in flatten((args, kwargs)) if isinstance(x, SymbolicTensor)]):
             return self._run_eager(args[0])
         return super().__call__(*args, **kwargs)
 
     def _build_from(self, inputs) -> None:
+        if self._is_subclassed():
+            self._build_subclassed(inputs)
         self.built = True
 
     def call(self, inputs, training=None, mask=None):
@@ -129,6 +134,8 @@ class Model(ExportMixin, Layer):
 
     def _run_graph(self, flat_inputs, training=None):
         """Replay every layer call on new tensors (nesting, training graphs)."""
+        if not self._functional:
+            return self._run_subclassed(flat_inputs, training)
         tensor_map = {x.id: new for x, new in zip(self.inputs, flat_inputs)}
         for node in self._ordered_nodes:
             def swap(t):
@@ -148,6 +155,7 @@ class Model(ExportMixin, Layer):
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         """Print a Keras 3 style table of layers, output shapes and parameter counts."""
+        self._ensure_export_graph()  # a subclassed model's sublayers get their output shapes
         print_summary(self, line_length=line_length, print_fn=print_fn, expand_nested=expand_nested,
                       show_trainable=show_trainable)
 

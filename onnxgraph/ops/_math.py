@@ -1,17 +1,20 @@
-"""Elementwise arithmetic, comparisons, matmul and reductions."""
+"""Elementwise arithmetic, comparisons, logic, clip, where and cast."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from onnxgraph.backend import dtypes
-from onnxgraph.ops._base import (any_symbolic, as_tensor, binary_operands, broadcast_shapes, emit,
-                                 int64s, normalize_axis, to_numpy)
+from onnxgraph.ops._base import (any_symbolic, as_tensor, binary_operands, broadcast_shapes, constant,
+                                 emit, to_numpy)
+from onnxgraph.ops._dispatch import keras_op
 
-__all__ = ["add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "negative",
-           "absolute", "abs", "exp", "log", "sqrt", "square", "sign", "less", "less_equal",
-           "greater", "greater_equal", "equal", "not_equal", "matmul", "sum", "mean", "max",
-           "min", "prod", "cast", "erf", "floor", "ceil", "round", "reciprocal", "rsqrt"]
+__all__ = ["add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "mod", "power",
+           "maximum", "minimum", "negative", "absolute", "abs", "exp", "expm1", "log", "log1p", "log2",
+           "log10", "sqrt", "rsqrt", "square", "sign", "floor", "ceil", "round", "reciprocal", "erf",
+           "sin", "cos", "tan", "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
+           "logical_and", "logical_or", "logical_xor", "logical_not", "isnan", "isinf", "isfinite",
+           "clip", "where", "cast"]
 
 
 def _binary(onnx_op: str, np_fn, a, b, *, boolean: bool = False):
@@ -22,135 +25,283 @@ def _binary(onnx_op: str, np_fn, a, b, *, boolean: bool = False):
     return emit(onnx_op, [a, b], shapes=[shape], dtypes_=["bool" if boolean else a.dtype])
 
 
-def add(a, b):
-    """Elementwise a + b (ONNX Add)."""
-    return _binary("Add", np.add, a, b)
-
-
-def subtract(a, b):
-    """Elementwise a - b (ONNX Sub)."""
-    return _binary("Sub", np.subtract, a, b)
-
-
-def multiply(a, b):
-    """Elementwise a * b (ONNX Mul)."""
-    return _binary("Mul", np.multiply, a, b)
-
-
-def divide(a, b):
-    """Elementwise true division (ONNX Div); integer inputs divide as float32 like Keras."""
-    if not any_symbolic(a, b):
-        return np.true_divide(to_numpy(a), to_numpy(b))
-    a, b = binary_operands(a, b)
-    if not dtypes.is_float(a.dtype):
-        a, b = cast(a, "float32"), cast(b, "float32")
-    return _binary("Div", np.true_divide, a, b)
-
-
-def power(a, b):
-    """Elementwise a ** b (ONNX Pow)."""
-    return _binary("Pow", np.power, a, b)
-
-
-def maximum(a, b):
-    """Elementwise maximum (ONNX Max)."""
-    return _binary("Max", np.maximum, a, b)
-
-
-def minimum(a, b):
-    """Elementwise minimum (ONNX Min)."""
-    return _binary("Min", np.minimum, a, b)
-
-
-def less(a, b):
-    return _binary("Less", np.less, a, b, boolean=True)
-
-
-def less_equal(a, b):
-    return _binary("LessOrEqual", np.less_equal, a, b, boolean=True)
-
-
-def greater(a, b):
-    return _binary("Greater", np.greater, a, b, boolean=True)
-
-
-def greater_equal(a, b):
-    return _binary("GreaterOrEqual", np.greater_equal, a, b, boolean=True)
-
-
-def equal(a, b):
-    return _binary("Equal", np.equal, a, b, boolean=True)
-
-
-def not_equal(a, b):
-    if not any_symbolic(a, b):
-        return np.not_equal(to_numpy(a), to_numpy(b))
-    eq = equal(a, b)
-    return emit("Not", [eq], shapes=[eq.shape], dtypes_=["bool"])
-
-
-def _unary(onnx_op: str, np_fn, x):
+def _unary(onnx_op: str, np_fn, x, *, boolean: bool = False):
     if not any_symbolic(x):
         return np_fn(to_numpy(x))
     x = as_tensor(x)
-    return emit(onnx_op, [x], shapes=[x.shape], dtypes_=[x.dtype])
+    return emit(onnx_op, [x], shapes=[x.shape], dtypes_=["bool" if boolean else x.dtype])
 
 
+def _float_operand(x):
+    """Integer tensors become float32 first, as Keras does for exp/log/sqrt/... on ints."""
+    x = as_tensor(x)
+    return x if dtypes.is_float(x.dtype) else cast(x, dtypes.FLOATX)
+
+
+@keras_op
+def add(x1, x2):
+    """Elementwise x1 + x2 (ONNX Add).
+
+    Example:
+        >>> add(np.ones(2), 1.0)
+        array([2., 2.])
+    """
+    return _binary("Add", np.add, x1, x2)
+
+
+@keras_op
+def subtract(x1, x2):
+    """Elementwise x1 - x2 (ONNX Sub)."""
+    return _binary("Sub", np.subtract, x1, x2)
+
+
+@keras_op
+def multiply(x1, x2):
+    """Elementwise x1 * x2 (ONNX Mul)."""
+    return _binary("Mul", np.multiply, x1, x2)
+
+
+@keras_op
+def divide(x1, x2):
+    """Elementwise true division (ONNX Div); integer inputs divide as float32 like Keras."""
+    if not any_symbolic(x1, x2):
+        return np.true_divide(to_numpy(x1), to_numpy(x2))
+    x1, x2 = binary_operands(x1, x2)
+    if not dtypes.is_float(x1.dtype):
+        x1, x2 = cast(x1, dtypes.FLOATX), cast(x2, dtypes.FLOATX)
+    return _binary("Div", np.true_divide, x1, x2)
+
+
+true_divide = divide
+
+
+@keras_op
+def floor_divide(x1, x2):
+    """numpy floor division (Div + Floor; integers go through float64 and back)."""
+    if not any_symbolic(x1, x2):
+        return np.floor_divide(to_numpy(x1), to_numpy(x2))
+    x1, x2 = binary_operands(x1, x2)
+    if dtypes.is_float(x1.dtype):
+        return floor(_binary("Div", None, x1, x2))
+    q = floor(_binary("Div", None, cast(x1, "float64"), cast(x2, "float64")))
+    return cast(q, x1.dtype)
+
+
+@keras_op
+def mod(x1, x2):
+    """numpy remainder: the sign follows the divisor (ONNX Mod for ints, x - floor(x/y)*y for floats)."""
+    if not any_symbolic(x1, x2):
+        return np.mod(to_numpy(x1), to_numpy(x2))
+    x1, x2 = binary_operands(x1, x2)
+    if not dtypes.is_float(x1.dtype):
+        return emit("Mod", [x1, x2], {"fmod": 0}, shapes=[broadcast_shapes(x1.shape, x2.shape)],
+                    dtypes_=[x1.dtype])
+    return subtract(x1, multiply(floor(divide(x1, x2)), x2))
+
+
+@keras_op
+def power(x1, x2):
+    """Elementwise x1 ** x2 (ONNX Pow)."""
+    return _binary("Pow", np.power, x1, x2)
+
+
+@keras_op
+def maximum(x1, x2):
+    """Elementwise maximum (ONNX Max)."""
+    return _binary("Max", np.maximum, x1, x2)
+
+
+@keras_op
+def minimum(x1, x2):
+    """Elementwise minimum (ONNX Min)."""
+    return _binary("Min", np.minimum, x1, x2)
+
+
+@keras_op
+def less(x1, x2):
+    """Elementwise x1 < x2 (ONNX Less), bool."""
+    return _binary("Less", np.less, x1, x2, boolean=True)
+
+
+@keras_op
+def less_equal(x1, x2):
+    """Elementwise x1 <= x2 (ONNX LessOrEqual), bool."""
+    return _binary("LessOrEqual", np.less_equal, x1, x2, boolean=True)
+
+
+@keras_op
+def greater(x1, x2):
+    """Elementwise x1 > x2 (ONNX Greater), bool."""
+    return _binary("Greater", np.greater, x1, x2, boolean=True)
+
+
+@keras_op
+def greater_equal(x1, x2):
+    """Elementwise x1 >= x2 (ONNX GreaterOrEqual), bool."""
+    return _binary("GreaterOrEqual", np.greater_equal, x1, x2, boolean=True)
+
+
+@keras_op
+def equal(x1, x2):
+    """Elementwise x1 == x2 (ONNX Equal), bool."""
+    return _binary("Equal", np.equal, x1, x2, boolean=True)
+
+
+@keras_op
+def not_equal(x1, x2):
+    """Elementwise x1 != x2 (ONNX Equal + Not), bool."""
+    if not any_symbolic(x1, x2):
+        return np.not_equal(to_numpy(x1), to_numpy(x2))
+    return logical_not(equal(x1, x2))
+
+
+def _as_bool(x):
+    x = as_tensor(x)
+    return x if x.dtype == "bool" else not_equal(x, 0)
+
+
+def _logical(onnx_op: str, np_fn, x1, x2):
+    if not any_symbolic(x1, x2):
+        return np_fn(to_numpy(x1), to_numpy(x2))
+    x1, x2 = _as_bool(x1), _as_bool(x2)
+    return emit(onnx_op, [x1, x2], shapes=[broadcast_shapes(x1.shape, x2.shape)], dtypes_=["bool"])
+
+
+@keras_op
+def logical_and(x1, x2):
+    """Elementwise AND of truth values (ONNX And)."""
+    return _logical("And", np.logical_and, x1, x2)
+
+
+@keras_op
+def logical_or(x1, x2):
+    """Elementwise OR of truth values (ONNX Or)."""
+    return _logical("Or", np.logical_or, x1, x2)
+
+
+@keras_op
+def logical_xor(x1, x2):
+    """Elementwise XOR of truth values (ONNX Xor)."""
+    return _logical("Xor", np.logical_xor, x1, x2)
+
+
+@keras_op
+def logical_not(x):
+    """Elementwise NOT of truth values (ONNX Not)."""
+    if not any_symbolic(x):
+        return np.logical_not(to_numpy(x))
+    return _unary("Not", None, _as_bool(x), boolean=True)
+
+
+@keras_op
 def negative(x):
+    """-x (ONNX Neg)."""
     return _unary("Neg", np.negative, x)
 
 
+@keras_op
 def absolute(x):
+    """|x| (ONNX Abs)."""
     return _unary("Abs", np.abs, x)
 
 
 abs = absolute  # noqa: A001 - keras.ops name
 
 
-def exp(x):
-    return _unary("Exp", np.exp, x)
-
-
-def log(x):
-    return _unary("Log", np.log, x)
-
-
-def sqrt(x):
-    return _unary("Sqrt", np.sqrt, x)
-
-
+@keras_op
 def sign(x):
+    """-1, 0 or 1 by the sign of x (ONNX Sign)."""
     return _unary("Sign", np.sign, x)
 
 
+@keras_op
 def floor(x):
+    """Round down (ONNX Floor)."""
     return _unary("Floor", np.floor, x)
 
 
+@keras_op
 def ceil(x):
+    """Round up (ONNX Ceil)."""
     return _unary("Ceil", np.ceil, x)
 
 
-def round(x):  # noqa: A001 - keras.ops name
-    return _unary("Round", np.round, x)
+@keras_op
+def round(x, decimals=0):  # noqa: A001 - keras.ops name
+    """Round half to even like numpy (ONNX Round; `decimals` scales by 10**decimals around it)."""
+    if not any_symbolic(x):
+        return np.round(to_numpy(x), decimals)
+    if decimals:
+        scale = 10.0 ** decimals
+        return divide(_unary("Round", None, multiply(x, scale)), scale)
+    return _unary("Round", None, x)
 
 
-def reciprocal(x):
-    return _unary("Reciprocal", np.reciprocal, x)
+@keras_op
+def exp(x):
+    """e ** x (ONNX Exp)."""
+    return _unary("Exp", np.exp, x) if not any_symbolic(x) else _unary("Exp", None, _float_operand(x))
 
 
+@keras_op
+def expm1(x):
+    """exp(x) - 1 (ONNX Exp, Sub)."""
+    if not any_symbolic(x):
+        return np.expm1(to_numpy(x))
+    return subtract(exp(x), 1.0)
+
+
+@keras_op
+def log(x):
+    """Natural logarithm (ONNX Log)."""
+    return _unary("Log", np.log, x) if not any_symbolic(x) else _unary("Log", None, _float_operand(x))
+
+
+@keras_op
+def log1p(x):
+    """log(1 + x) (ONNX Add, Log)."""
+    if not any_symbolic(x):
+        return np.log1p(to_numpy(x))
+    return log(add(_float_operand(x), 1.0))
+
+
+@keras_op
+def log2(x):
+    """Base-2 logarithm (ONNX Log, Div)."""
+    if not any_symbolic(x):
+        return np.log2(to_numpy(x))
+    return divide(log(x), float(np.log(2.0)))
+
+
+@keras_op
+def log10(x):
+    """Base-10 logarithm (ONNX Log, Div)."""
+    if not any_symbolic(x):
+        return np.log10(to_numpy(x))
+    return divide(log(x), float(np.log(10.0)))
+
+
+@keras_op
+def sqrt(x):
+    """Square root (ONNX Sqrt)."""
+    return _unary("Sqrt", np.sqrt, x) if not any_symbolic(x) else _unary("Sqrt", None, _float_operand(x))
+
+
+@keras_op
 def rsqrt(x):
+    """1 / sqrt(x) (ONNX Sqrt, Reciprocal)."""
+    if not any_symbolic(x):
+        return 1.0 / np.sqrt(to_numpy(x))
     return reciprocal(sqrt(x))
 
 
-def erf(x):
-    if not any_symbolic(x):
-        from scipy.special import erf as _erf
-
-        return _erf(to_numpy(x)).astype(np.asarray(x).dtype)
-    return _unary("Erf", None, x)
+@keras_op
+def reciprocal(x):
+    """1 / x (ONNX Reciprocal)."""
+    return _unary("Reciprocal", np.reciprocal, x)
 
 
+@keras_op
 def square(x):
     """x * x (ONNX Mul; differentiable everywhere, unlike Pow with a tensor exponent)."""
     if not any_symbolic(x):
@@ -158,24 +309,92 @@ def square(x):
     return multiply(x, x)
 
 
-def matmul(a, b):
-    """Matrix product with numpy semantics (ONNX MatMul)."""
-    if not any_symbolic(a, b):
-        return np.matmul(to_numpy(a), to_numpy(b))
-    a, b = binary_operands(a, b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError("matmul: operands must have rank >= 1; use multiply for scalars.")
-    if a.ndim == 1 or b.ndim == 1:
-        return emit("MatMul", [a, b], dtypes_=[a.dtype])
-    if a.shape[-1] is not None and b.shape[-2] is not None and a.shape[-1] != b.shape[-2]:
-        raise ValueError(
-            f"matmul: inner dimensions differ: a has shape {a.shape}, b has shape {b.shape} "
-            f"(a.shape[-1]={a.shape[-1]} must equal b.shape[-2]={b.shape[-2]})."
-        )
-    batch = broadcast_shapes(a.shape[:-2], b.shape[:-2], "matmul")
-    return emit("MatMul", [a, b], shapes=[batch + (a.shape[-2], b.shape[-1])], dtypes_=[a.dtype])
+@keras_op
+def erf(x):
+    """The error function (ONNX Erf)."""
+    if not any_symbolic(x):
+        from scipy.special import erf as _erf
+
+        return _erf(to_numpy(x)).astype(np.asarray(x).dtype)
+    return _unary("Erf", None, _float_operand(x))
 
 
+@keras_op
+def sin(x):
+    """Sine (ONNX Sin)."""
+    return _unary("Sin", np.sin, x) if not any_symbolic(x) else _unary("Sin", None, _float_operand(x))
+
+
+@keras_op
+def cos(x):
+    """Cosine (ONNX Cos)."""
+    return _unary("Cos", np.cos, x) if not any_symbolic(x) else _unary("Cos", None, _float_operand(x))
+
+
+@keras_op
+def tan(x):
+    """Tangent (ONNX Tan)."""
+    return _unary("Tan", np.tan, x) if not any_symbolic(x) else _unary("Tan", None, _float_operand(x))
+
+
+@keras_op
+def isnan(x):
+    """True where x is NaN (ONNX IsNaN)."""
+    return _unary("IsNaN", np.isnan, x, boolean=True)
+
+
+@keras_op
+def isinf(x):
+    """True where x is +-inf (ONNX IsInf)."""
+    return _unary("IsInf", np.isinf, x, boolean=True)
+
+
+@keras_op
+def isfinite(x):
+    """True where x is neither NaN nor +-inf (ONNX IsNaN, IsInf, Or, Not)."""
+    if not any_symbolic(x):
+        return np.isfinite(to_numpy(x))
+    return logical_not(logical_or(isnan(x), isinf(x)))
+
+
+@keras_op
+def clip(x, x_min, x_max):
+    """Limit values to [x_min, x_max] (ONNX Clip with scalar bounds, else Max + Min)."""
+    if not any_symbolic(x, x_min, x_max):
+        return np.clip(to_numpy(x), x_min, x_max)
+    x = as_tensor(x)
+    if any_symbolic(x_min, x_max) or np.ndim(x_min) or np.ndim(x_max):
+        return minimum(maximum(x, x_min), x_max)
+    np_dtype = dtypes.to_numpy(x.dtype)
+    bounds = [constant(np.asarray(v, dtype=np_dtype)) for v in (x_min, x_max)]
+    return emit("Clip", [x, *bounds], shapes=[x.shape], dtypes_=[x.dtype])
+
+
+@keras_op
+def where(condition, x1=None, x2=None):
+    """Elements of x1 where condition holds, else of x2 (ONNX Where).
+
+    With only `condition`, returns the indices of its nonzero elements, one int64 tensor per
+    axis, like numpy (ONNX NonZero).
+    """
+    if (x1 is None) != (x2 is None):
+        raise ValueError("where: give both `x1` and `x2`, or neither (to get nonzero indices).")
+    if not any_symbolic(condition, x1, x2):
+        if x1 is None:
+            return np.nonzero(to_numpy(condition))
+        return np.where(to_numpy(condition), to_numpy(x1), to_numpy(x2))
+    condition = _as_bool(condition)
+    if x1 is None:
+        from onnxgraph.ops._shape import unstack
+
+        indices = emit("NonZero", [condition], shapes=[(condition.ndim, None)], dtypes_=["int64"])
+        return tuple(unstack(indices, num=condition.ndim, axis=0))
+    x1, x2 = binary_operands(x1, x2)
+    shape = broadcast_shapes(condition.shape, broadcast_shapes(x1.shape, x2.shape, "where"), "where")
+    return emit("Where", [condition, x1, x2], shapes=[shape], dtypes_=[x1.dtype])
+
+
+@keras_op
 def cast(x, dtype):
     """Cast to a dtype (ONNX Cast)."""
     dtype = dtypes.standardize(dtype)
@@ -185,45 +404,3 @@ def cast(x, dtype):
     if x.dtype == dtype:
         return x
     return emit("Cast", [x], {"to": dtypes.to_onnx(dtype)}, shapes=[x.shape], dtypes_=[dtype])
-
-
-def _reduce(onnx_op: str, np_fn, x, axis, keepdims: bool):
-    if not any_symbolic(x):
-        return np_fn(to_numpy(x), axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims)
-    x = as_tensor(x)
-    if axis is None:
-        axes = list(range(x.ndim))
-    else:
-        axes = [axis] if isinstance(axis, int) else list(axis)
-        axes = sorted(normalize_axis(a, x.ndim, onnx_op) for a in axes)
-    if keepdims:
-        shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
-    else:
-        shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
-    return emit(onnx_op, [x, int64s(axes)], {"keepdims": int(keepdims)}, shapes=[shape],
-                dtypes_=[x.dtype])
-
-
-def sum(x, axis=None, keepdims=False):  # noqa: A001 - keras.ops name
-    """Sum over `axis` (ONNX ReduceSum)."""
-    return _reduce("ReduceSum", np.sum, x, axis, keepdims)
-
-
-def mean(x, axis=None, keepdims=False):
-    """Mean over `axis` (ONNX ReduceMean)."""
-    return _reduce("ReduceMean", np.mean, x, axis, keepdims)
-
-
-def max(x, axis=None, keepdims=False):  # noqa: A001 - keras.ops name
-    """Maximum over `axis` (ONNX ReduceMax)."""
-    return _reduce("ReduceMax", np.max, x, axis, keepdims)
-
-
-def min(x, axis=None, keepdims=False):  # noqa: A001 - keras.ops name
-    """Minimum over `axis` (ONNX ReduceMin)."""
-    return _reduce("ReduceMin", np.min, x, axis, keepdims)
-
-
-def prod(x, axis=None, keepdims=False):
-    """Product over `axis` (ONNX ReduceProd)."""
-    return _reduce("ReduceProd", np.prod, x, axis, keepdims)

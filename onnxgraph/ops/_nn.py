@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from onnxgraph.ops._base import any_symbolic, as_tensor, constant, emit, normalize_axis, to_numpy
+from onnxgraph.ops._dispatch import keras_op
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid",
            "silu", "swish", "hard_silu", "hard_swish", "mish", "softplus", "softsign", "tanh",
-           "softmax", "log_softmax", "exponential"]
+           "softmax", "log_softmax", "exponential", "log_sigmoid"]
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -23,6 +24,7 @@ def _np_sigmoid(x):
     return (1.0 / (1.0 + np.exp(-x))).astype(x.dtype)
 
 
+@keras_op
 def relu(x):
     """max(x, 0) (ONNX Relu)."""
     if not any_symbolic(x):
@@ -30,6 +32,7 @@ def relu(x):
     return _same("Relu", x)
 
 
+@keras_op
 def relu6(x):
     """min(max(x, 0), 6) (ONNX Clip)."""
     if not any_symbolic(x):
@@ -39,6 +42,7 @@ def relu6(x):
     return _same("Clip", x, extra_inputs=(lo, hi))
 
 
+@keras_op
 def leaky_relu(x, negative_slope=0.2):
     """x if x > 0 else negative_slope * x (ONNX LeakyRelu)."""
     if not any_symbolic(x):
@@ -47,6 +51,7 @@ def leaky_relu(x, negative_slope=0.2):
     return _same("LeakyRelu", x, {"alpha": float(negative_slope)})
 
 
+@keras_op
 def elu(x, alpha=1.0):
     """x if x > 0 else alpha * (exp(x) - 1) (ONNX Elu)."""
     if not any_symbolic(x):
@@ -55,6 +60,7 @@ def elu(x, alpha=1.0):
     return _same("Elu", x, {"alpha": float(alpha)})
 
 
+@keras_op
 def selu(x):
     """Scaled ELU with Keras's constants (ONNX Selu)."""
     if not any_symbolic(x):
@@ -63,6 +69,7 @@ def selu(x):
     return _same("Selu", x, {"alpha": SELU_ALPHA, "gamma": SELU_SCALE})
 
 
+@keras_op
 def gelu(x, approximate=True):
     """Gaussian error linear unit (ONNX Gelu, opset 20); `approximate` selects the tanh form.
 
@@ -79,6 +86,7 @@ def gelu(x, approximate=True):
     return _same("Gelu", x, {"approximate": "tanh" if approximate else "none"})
 
 
+@keras_op
 def sigmoid(x):
     """1 / (1 + exp(-x)) (ONNX Sigmoid)."""
     if not any_symbolic(x):
@@ -86,6 +94,7 @@ def sigmoid(x):
     return _same("Sigmoid", x)
 
 
+@keras_op
 def hard_sigmoid(x):
     """relu6(x + 3) / 6, Keras 3's definition (ONNX HardSigmoid alpha=1/6, beta=0.5)."""
     if not any_symbolic(x):
@@ -94,6 +103,7 @@ def hard_sigmoid(x):
     return _same("HardSigmoid", x, {"alpha": 1.0 / 6.0, "beta": 0.5})
 
 
+@keras_op
 def silu(x):
     """x * sigmoid(x) (ONNX Sigmoid + Mul)."""
     if not any_symbolic(x):
@@ -106,6 +116,7 @@ def silu(x):
 swish = silu
 
 
+@keras_op
 def hard_silu(x):
     """x * hard_sigmoid(x) (ONNX HardSwish)."""
     if not any_symbolic(x):
@@ -117,6 +128,7 @@ def hard_silu(x):
 hard_swish = hard_silu
 
 
+@keras_op
 def mish(x):
     """x * tanh(softplus(x)) (ONNX Mish)."""
     if not any_symbolic(x):
@@ -125,6 +137,7 @@ def mish(x):
     return _same("Mish", x)
 
 
+@keras_op
 def softplus(x):
     """log(1 + exp(x)) (ONNX Softplus)."""
     if not any_symbolic(x):
@@ -133,6 +146,7 @@ def softplus(x):
     return _same("Softplus", x)
 
 
+@keras_op
 def softsign(x):
     """x / (1 + |x|) (ONNX Softsign)."""
     if not any_symbolic(x):
@@ -141,6 +155,7 @@ def softsign(x):
     return _same("Softsign", x)
 
 
+@keras_op
 def tanh(x):
     """Hyperbolic tangent (ONNX Tanh)."""
     if not any_symbolic(x):
@@ -148,6 +163,7 @@ def tanh(x):
     return _same("Tanh", x)
 
 
+@keras_op
 def exponential(x):
     """exp(x) (ONNX Exp)."""
     if not any_symbolic(x):
@@ -155,6 +171,7 @@ def exponential(x):
     return _same("Exp", x)
 
 
+@keras_op
 def softmax(x, axis=-1):
     """Softmax over `axis` (ONNX Softmax)."""
     if not any_symbolic(x):
@@ -165,6 +182,7 @@ def softmax(x, axis=-1):
     return _same("Softmax", x, {"axis": normalize_axis(axis, x.ndim, "softmax")})
 
 
+@keras_op
 def log_softmax(x, axis=-1):
     """Log of softmax over `axis` (ONNX LogSoftmax)."""
     if not any_symbolic(x):
@@ -173,3 +191,14 @@ def log_softmax(x, axis=-1):
         return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     x = as_tensor(x)
     return _same("LogSoftmax", x, {"axis": normalize_axis(axis, x.ndim, "log_softmax")})
+
+
+@keras_op
+def log_sigmoid(x):
+    """log(sigmoid(x)) = -softplus(-x) (ONNX Neg, Softplus, Neg)."""
+    if not any_symbolic(x):
+        x = to_numpy(x)
+        return -np.logaddexp(0, -x).astype(x.dtype)
+    x = as_tensor(x)
+    neg = emit("Neg", [x], shapes=[x.shape], dtypes_=[x.dtype])
+    return emit("Neg", [softplus(neg)], shapes=[x.shape], dtypes_=[x.dtype])

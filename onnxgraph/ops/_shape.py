@@ -1,4 +1,4 @@
-"""Shape manipulation: reshape, transpose, concatenate, stack, squeeze, slicing, tiling."""
+"""Shape manipulation: reshape, transpose, joining and splitting, tiling, padding."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ import math
 
 import numpy as np
 
-from onnxgraph.ops._base import any_symbolic, as_tensor, binary_operands, emit, int64s, normalize_axis, to_numpy
+from onnxgraph.backend import dtypes
+from onnxgraph.ops._base import (any_symbolic, as_tensor, binary_operands, constant, emit, int64s,
+                                 normalize_axis, to_numpy)
+from onnxgraph.ops._dispatch import keras_op
 
-__all__ = ["reshape", "transpose", "concatenate", "stack", "expand_dims", "squeeze", "getitem",
-           "tile", "identity", "flatten_batch", "zeros", "ones"]
+__all__ = ["reshape", "transpose", "concatenate", "stack", "expand_dims", "squeeze", "tile", "repeat",
+           "broadcast_to", "split", "unstack", "moveaxis", "swapaxes", "flip", "pad", "ravel",
+           "identity", "flatten_batch"]
 
 _INT_MAX = np.iinfo(np.int64).max
 
 
+@keras_op
 def identity(x):
     """A new tensor equal to x (ONNX Identity)."""
     if not any_symbolic(x):
@@ -22,6 +27,7 @@ def identity(x):
     return emit("Identity", [x], shapes=[x.shape], dtypes_=[x.dtype])
 
 
+@keras_op
 def reshape(x, new_shape):
     """Reshape with numpy semantics; one -1 allowed. A None in `new_shape` keeps that input dim."""
     if not any_symbolic(x):
@@ -47,6 +53,7 @@ def reshape(x, new_shape):
     return emit("Reshape", [x, int64s(spec)], shapes=[tuple(out)], dtypes_=[x.dtype])
 
 
+@keras_op
 def flatten_batch(x):
     """(batch, d1, d2, ...) -> (batch, d1*d2*...) (ONNX Flatten axis=1)."""
     x = as_tensor(x)
@@ -55,6 +62,7 @@ def flatten_batch(x):
     return emit("Flatten", [x], {"axis": 1}, shapes=[(x.shape[0], size)], dtypes_=[x.dtype])
 
 
+@keras_op
 def transpose(x, axes=None):
     """Permute dimensions (ONNX Transpose); axes=None reverses them."""
     if not any_symbolic(x):
@@ -66,6 +74,7 @@ def transpose(x, axes=None):
     return emit("Transpose", [x], {"perm": perm}, shapes=[tuple(x.shape[p] for p in perm)], dtypes_=[x.dtype])
 
 
+@keras_op
 def concatenate(xs, axis=0):
     """Join tensors along an existing axis (ONNX Concat)."""
     if not any_symbolic(*xs):
@@ -98,16 +107,7 @@ def concatenate(xs, axis=0):
     return emit("Concat", xs, {"axis": axis}, shapes=[tuple(out)], dtypes_=[dtype])
 
 
-def expand_dims(x, axis):
-    """Insert a length-1 axis (ONNX Unsqueeze)."""
-    if not any_symbolic(x):
-        return np.expand_dims(to_numpy(x), axis)
-    x = as_tensor(x)
-    axis = normalize_axis(axis, x.ndim + 1, "expand_dims")
-    shape = x.shape[:axis] + (1,) + x.shape[axis:]
-    return emit("Unsqueeze", [x, int64s([axis])], shapes=[shape], dtypes_=[x.dtype])
-
-
+@keras_op
 def squeeze(x, axis=None):
     """Remove length-1 axes (ONNX Squeeze)."""
     if not any_symbolic(x):
@@ -124,6 +124,7 @@ def squeeze(x, axis=None):
     return emit("Squeeze", [x, int64s(axes)], shapes=[shape], dtypes_=[x.dtype])
 
 
+@keras_op
 def stack(xs, axis=0):
     """Join tensors along a new axis (Unsqueeze each + Concat)."""
     if not any_symbolic(*xs):
@@ -133,99 +134,202 @@ def stack(xs, axis=0):
     return concatenate([expand_dims(x, axis) for x in xs], axis=axis)
 
 
+@keras_op
+def expand_dims(x, axis):
+    """Insert length-1 axes at `axis` (an int or a tuple) (ONNX Unsqueeze)."""
+    if not any_symbolic(x):
+        return np.expand_dims(to_numpy(x), axis)
+    x = as_tensor(x)
+    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    rank = x.ndim + len(axes)
+    axes = sorted(normalize_axis(int(a), rank, "expand_dims") for a in axes)
+    dims = iter(x.shape)
+    shape = tuple(1 if i in axes else next(dims) for i in range(rank))
+    return emit("Unsqueeze", [x, int64s(axes)], shapes=[shape], dtypes_=[x.dtype])
+
+
+@keras_op
 def tile(x, repeats):
-    """Repeat the whole tensor along each axis (ONNX Tile)."""
+    """Repeat the whole tensor along each axis, numpy rules for len(repeats) != ndim (ONNX Tile)."""
     if not any_symbolic(x):
         return np.tile(to_numpy(x), repeats)
     x = as_tensor(x)
-    repeats = list(repeats)
-    if len(repeats) != x.ndim:
-        raise ValueError(f"tile: need one repeat per axis ({x.ndim}), got {repeats}.")
+    repeats = [int(repeats)] if isinstance(repeats, (int, np.integer)) else [int(r) for r in repeats]
+    if len(repeats) > x.ndim:
+        x = expand_dims(x, tuple(range(len(repeats) - x.ndim)))
+    repeats = [1] * (x.ndim - len(repeats)) + repeats
     shape = tuple(None if d is None else d * r for d, r in zip(x.shape, repeats))
     return emit("Tile", [x, int64s(repeats)], shapes=[shape], dtypes_=[x.dtype])
 
 
-def zeros(shape, dtype="float32"):
-    """A constant array of zeros (numpy; becomes an initializer when used in a graph)."""
-    _check_static(shape, "zeros")
-    return np.zeros(shape, dtype=dtype)
+@keras_op
+def repeat(x, repeats, axis=None):
+    """Repeat each element `repeats` times along `axis` (None: of the flattened tensor).
 
-
-def ones(shape, dtype="float32"):
-    """A constant array of ones (numpy; becomes an initializer when used in a graph)."""
-    _check_static(shape, "ones")
-    return np.ones(shape, dtype=dtype)
-
-
-def _check_static(shape, op):
-    if any(d is None for d in shape):
-        raise ValueError(
-            f"{op}: shape {tuple(shape)} has an unknown dimension. Give the Input a static "
-            "`batch_shape=` (as in the guide's CustomRNN), or use zeros_like on a tensor."
-        )
-
-
-def getitem(x, key):
-    """numpy basic indexing: ints, slices (any step), None and Ellipsis (ONNX Slice/Squeeze/Unsqueeze)."""
+    An int `repeats` is Unsqueeze + Tile + Reshape; a list (one count per element) is a Gather
+    with constant indices and needs the axis length to be known.
+    """
     if not any_symbolic(x):
-        return to_numpy(x)[key]
+        return np.repeat(to_numpy(x), repeats, axis=axis)
     x = as_tensor(x)
-    key = key if isinstance(key, tuple) else (key,)
-    if any(isinstance(k, (list, np.ndarray)) or any_symbolic(k) for k in key):
-        raise TypeError("getitem: tensor/array indices need ops.take; basic indexing only here.")
-    n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
-    if n_real > x.ndim:
-        raise IndexError(f"getitem: too many indices ({n_real}) for a tensor of rank {x.ndim}.")
-    if Ellipsis in key:
-        i = key.index(Ellipsis)
-        key = key[:i] + (slice(None),) * (x.ndim - n_real) + key[i + 1:]
-    key = key + (slice(None),) * (x.ndim - sum(1 for k in key if k is not None))
-    starts, ends, axes, steps, squeeze_axes, new_axes = [], [], [], [], [], []
-    shape, axis, out_pos = [], 0, 0
-    for k in key:
-        if k is None:
-            new_axes.append(out_pos)
-            out_pos += 1
-            continue
-        dim = x.shape[axis]
-        if isinstance(k, (int, np.integer)):
-            k = int(k)
-            if dim is not None and not -dim <= k < dim:
-                raise IndexError(f"getitem: index {k} is out of bounds for axis {axis} with size {dim}.")
-            starts.append(k)
-            ends.append(_INT_MAX if k == -1 else k + 1)
-            axes.append(axis)
-            steps.append(1)
-            squeeze_axes.append(axis)
-        elif isinstance(k, slice):
-            if k != slice(None):
-                step = 1 if k.step is None else int(k.step)
-                if step == 0:
-                    raise ValueError("getitem: slice step cannot be zero.")
-                default_start, default_end = (0, _INT_MAX) if step > 0 else (-1, -_INT_MAX)
-                starts.append(default_start if k.start is None else int(k.start))
-                ends.append(default_end if k.stop is None else int(k.stop))
-                axes.append(axis)
-                steps.append(step)
-                dim = None if dim is None else len(range(*k.indices(dim)))
-            shape.append(dim)
-            out_pos += 1
-        else:
-            raise TypeError(f"getitem: unsupported index {k!r}.")
-        axis += 1
-    y = x
-    if axes:
-        sliced = [x.shape[a] for a in range(x.ndim)]
-        for a, s, e, st in zip(axes, starts, ends, steps):
-            if a in squeeze_axes:
-                sliced[a] = 1
-            elif sliced[a] is not None:
-                sliced[a] = len(range(*slice(s, e, st).indices(sliced[a])))
-        y = emit("Slice", [x, int64s(starts), int64s(ends), int64s(axes), int64s(steps)],
-                 shapes=[tuple(sliced)], dtypes_=[x.dtype])
-    if squeeze_axes:
-        y = emit("Squeeze", [y, int64s(squeeze_axes)],
-                 shapes=[tuple(d for i, d in enumerate(y.shape) if i not in squeeze_axes)], dtypes_=[x.dtype])
-    for pos in new_axes:
-        y = expand_dims(y, pos)
-    return y
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    axis = normalize_axis(axis, x.ndim, "repeat")
+    if not isinstance(repeats, (int, np.integer)):
+        counts = np.asarray(repeats, dtype=np.int64)
+        if x.shape[axis] is None:
+            raise ValueError(f"repeat: per-element repeats need a known length on axis {axis}; got {x.shape}.")
+        index = np.repeat(np.arange(x.shape[axis], dtype=np.int64), counts)
+        shape = tuple(len(index) if i == axis else d for i, d in enumerate(x.shape))
+        return emit("Gather", [x, int64s(index)], {"axis": axis}, shapes=[shape], dtypes_=[x.dtype])
+    r = int(repeats)
+    tiled = tile(expand_dims(x, axis + 1), [1] * (axis + 1) + [r] + [1] * (x.ndim - axis - 1))
+    merged = None if x.shape[axis] is None else x.shape[axis] * r
+    # Reshape: 0 copies the leading dims, -1 takes the merged axis; the trailing dims must be known.
+    after = x.shape[axis + 1:]
+    if None in after:
+        raise ValueError(f"repeat: dims after axis {axis} must be known to merge repeats; got {x.shape}.")
+    spec = [0] * axis + [-1] + list(after)
+    shape = x.shape[:axis] + (merged,) + after
+    return emit("Reshape", [tiled, int64s(spec)], shapes=[shape], dtypes_=[x.dtype])
+
+
+@keras_op
+def broadcast_to(x, shape):
+    """Broadcast to `shape` with numpy rules (ONNX Expand)."""
+    if not any_symbolic(x):
+        return np.broadcast_to(to_numpy(x), shape)
+    x = as_tensor(x)
+    shape = tuple(int(d) for d in shape)
+    if len(shape) < x.ndim:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to the lower rank {shape}.")
+    for want, have in zip(reversed(shape), reversed(x.shape)):
+        if have not in (None, 1, want):
+            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}.")
+    return emit("Expand", [x, int64s(shape)], shapes=[shape], dtypes_=[x.dtype])
+
+
+@keras_op
+def split(x, indices_or_sections, axis=0):
+    """Split into equal sections (an int) or at the given indices, like numpy (ONNX Split).
+
+    Returns:
+        A list of tensors.
+    """
+    if not any_symbolic(x):
+        return np.split(to_numpy(x), indices_or_sections, axis=axis)
+    x = as_tensor(x)
+    axis = normalize_axis(axis, x.ndim, "split")
+    dim = x.shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        n = int(indices_or_sections)
+        if dim is not None and dim % n:
+            raise ValueError(f"split: axis {axis} of shape {x.shape} does not divide into {n} equal sections.")
+        if dim is None:
+            shape = tuple(None if i == axis else d for i, d in enumerate(x.shape))
+            outs = emit("Split", [x], {"axis": axis, "num_outputs": n}, outputs=n,
+                        shapes=[shape] * n, dtypes_=[x.dtype] * n)
+            return list(outs) if n > 1 else [outs]
+        sizes = [dim // n] * n
+    else:
+        bounds = [int(i) for i in indices_or_sections]
+        if dim is None:
+            from onnxgraph.ops._indexing import getitem
+
+            edges = [0, *bounds, None]
+            return [getitem(x, (slice(None),) * axis + (slice(a, b),)) for a, b in zip(edges[:-1], edges[1:])]
+        edges = [min(max(b, 0), dim) for b in [0, *bounds, dim]]
+        sizes = [max(b - a, 0) for a, b in zip(edges[:-1], edges[1:])]
+    n = len(sizes)
+    shapes = [tuple(s if i == axis else d for i, d in enumerate(x.shape)) for s in sizes]
+    outs = emit("Split", [x, int64s(sizes)], {"axis": axis}, outputs=n, shapes=shapes, dtypes_=[x.dtype] * n)
+    return list(outs) if n > 1 else [outs]
+
+
+@keras_op
+def unstack(x, num=None, axis=0):
+    """Split along `axis` into a list of tensors without that axis (ONNX Split + Squeeze)."""
+    if not any_symbolic(x):
+        x = to_numpy(x)
+        return [np.take(x, i, axis=axis) for i in range(x.shape[axis])]
+    x = as_tensor(x)
+    axis = normalize_axis(axis, x.ndim, "unstack")
+    num = x.shape[axis] if num is None else int(num)
+    if num is None:
+        raise ValueError(f"unstack: axis {axis} of shape {x.shape} has unknown length; pass `num=`.")
+    if num == 1:
+        return [squeeze(x, axis)]
+    parts = emit("Split", [x], {"axis": axis, "num_outputs": num}, outputs=num,
+                 shapes=[tuple(1 if i == axis else d for i, d in enumerate(x.shape))] * num,
+                 dtypes_=[x.dtype] * num)
+    return [squeeze(p, axis) for p in parts]
+
+
+@keras_op
+def moveaxis(x, source, destination):
+    """Move axes to new positions, numpy rules (ONNX Transpose)."""
+    if not any_symbolic(x):
+        return np.moveaxis(to_numpy(x), source, destination)
+    x = as_tensor(x)
+    source = [source] if isinstance(source, int) else list(source)
+    destination = [destination] if isinstance(destination, int) else list(destination)
+    source = [normalize_axis(a, x.ndim, "moveaxis") for a in source]
+    destination = [normalize_axis(a, x.ndim, "moveaxis") for a in destination]
+    order = [a for a in range(x.ndim) if a not in source]
+    for dest, src in sorted(zip(destination, source)):
+        order.insert(dest, src)
+    return transpose(x, order)
+
+
+@keras_op
+def swapaxes(x, axis1, axis2):
+    """Exchange two axes (ONNX Transpose)."""
+    if not any_symbolic(x):
+        return np.swapaxes(to_numpy(x), axis1, axis2)
+    x = as_tensor(x)
+    perm = list(range(x.ndim))
+    a, b = normalize_axis(axis1, x.ndim, "swapaxes"), normalize_axis(axis2, x.ndim, "swapaxes")
+    perm[a], perm[b] = perm[b], perm[a]
+    return transpose(x, perm)
+
+
+@keras_op
+def flip(x, axis=None):
+    """Reverse the order of elements along `axis` (None: all axes) (ONNX Slice, step -1)."""
+    if not any_symbolic(x):
+        return np.flip(to_numpy(x), axis=axis)
+    x = as_tensor(x)
+    axes = range(x.ndim) if axis is None else ([axis] if isinstance(axis, int) else axis)
+    axes = [normalize_axis(a, x.ndim, "flip") for a in axes]
+    n = len(axes)
+    return emit("Slice", [x, int64s([-1] * n), int64s([-_INT_MAX] * n), int64s(axes), int64s([-1] * n)],
+                shapes=[x.shape], dtypes_=[x.dtype])
+
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "edge", "wrap": "wrap"}
+
+
+@keras_op
+def pad(x, pad_width, mode="constant", constant_values=None):
+    """Pad with numpy's `pad_width` forms and modes constant/reflect/edge/wrap (ONNX Pad)."""
+    if not any_symbolic(x):
+        extra = {} if mode != "constant" else {"constant_values": constant_values or 0}
+        return np.pad(to_numpy(x), pad_width, mode=mode, **extra)
+    x = as_tensor(x)
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode {mode!r} is not available in ONNX; use one of {sorted(_PAD_MODES)}.")
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2)
+                             if np.ndim(pad_width) else np.full((1, 2), pad_width, dtype=np.int64), (x.ndim, 2))
+    shape = tuple(None if d is None else d + int(b + a) for d, (b, a) in zip(x.shape, widths))
+    inputs = [x, int64s(np.concatenate([widths[:, 0], widths[:, 1]]))]
+    if mode == "constant" and constant_values:
+        inputs.append(constant(np.asarray(constant_values, dtype=dtypes.to_numpy(x.dtype))))
+    return emit("Pad", inputs, {"mode": _PAD_MODES[mode]}, shapes=[shape], dtypes_=[x.dtype])
+
+
+@keras_op
+def ravel(x):
+    """Flatten to one dimension (ONNX Reshape [-1])."""
+    if not any_symbolic(x):
+        return np.ravel(to_numpy(x))
+    return reshape(x, (-1,))

@@ -1,6 +1,8 @@
 """Saving and loading `.onnx` models, and names for custom classes."""
 
 from onnxgraph.saving._load import load_model
-from onnxgraph.saving._registry import get_registered_name, get_registered_object, register_serializable
+from onnxgraph.saving._registry import (custom_object_scope, get_custom_objects, get_registered_name,
+                                        get_registered_object, register_serializable)
 
-__all__ = ["load_model", "register_serializable", "get_registered_name", "get_registered_object"]
+__all__ = ["load_model", "register_serializable", "get_registered_name", "get_registered_object",
+           "custom_object_scope", "get_custom_objects"]

@@ -1,4 +1,10 @@
-"""load_model: rebuild layers from the config in the file, then restore their weights."""
+"""load_model: rebuild layers from the config in the file, then restore their weights.
+
+A file is data. The config is JSON read from `metadata_props`; classes are resolved by name
+through `custom_objects`, `custom_object_scope`, the registry and onnxgraph's own layers
+(never imported from a module the file names); weights are numpy arrays decoded from
+initializers (no pickle); external data must live inside the model's folder.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,35 @@ import json
 import numpy as np
 from onnx import numpy_helper
 
-from onnxgraph.backend import transforms
+from onnxgraph.backend import dtypes, transforms
 from onnxgraph.saving._files import read_model_file
+from onnxgraph.saving._registry import custom_object_scope
 
 __all__ = ["load_model", "model_from_proto"]
 
 
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002 - Keras name
     """Load a model saved by `model.save(...)`. Never executes code from the file.
+
+    Args:
+        filepath: path of the `.onnx` file.
+        custom_objects: {name: class} for custom layers/models that are not registered with
+            `@register_serializable`.
+        compile: accepted for Keras compatibility (the file holds no training config).
+        safe_mode: accepted for Keras compatibility; loading is always safe.
+
+    Returns:
+        The rebuilt model with its weights.
 
     Example:
         >>> model.save("m.onnx")
-        >>> restored = load_model("m.onnx")
+        >>> restored = load_model("m.onnx", custom_objects={"CustomDense": CustomDense})
     """
     return model_from_proto(read_model_file(filepath), custom_objects, source=str(filepath))
 
 
 def model_from_proto(proto, custom_objects=None, source="model"):
+    """Rebuild a model from an in-memory ModelProto written by onnxgraph."""
     from onnxgraph.models._config import deserialize_layer
     from onnxgraph.models._export import CONFIG_KEY, WEIGHTS_KEY
 
@@ -38,17 +56,55 @@ def model_from_proto(proto, custom_objects=None, source="model"):
         entries = json.loads(meta.get(WEIGHTS_KEY, "[]"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{source}: the onnxgraph metadata is not valid JSON ({exc}).") from None
-    model = deserialize_layer(config, custom_objects)
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ValueError(f"{source}: the onnxgraph config must be an object with a 'class_name'.")
+    if not isinstance(entries, list) or not all(_is_entry(e) for e in entries):
+        raise ValueError(f"{source}: the onnxgraph weight table must be a list of [initializer name, transform].")
+    with custom_object_scope(custom_objects or {}):
+        try:
+            model = deserialize_layer(config, custom_objects)
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
+        if not model.built:
+            # A subclassed model is code: build it on the file's input shapes, as its first call did.
+            from onnxgraph.models._subclassed import build_from_signatures
+
+            build_from_signatures(model, _input_signatures(proto))
+    _restore_weights(model, proto, entries, source)
+    return model
+
+
+def _is_entry(entry) -> bool:
+    return (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+            and isinstance(entry[1], list))
+
+
+def _input_signatures(proto) -> list:
+    """(Keras shape, dtype) of each graph input: symbolic dims become None."""
+    signatures = []
+    for value in proto.graph.input:
+        tensor_type = value.type.tensor_type
+        shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim)
+        signatures.append((shape, dtypes.from_onnx(tensor_type.elem_type)))
+    return signatures
+
+
+def _restore_weights(model, proto, entries, source) -> None:
     initializers = {t.name: t for t in proto.graph.initializer}
     weights = model.weights
     if len(entries) != len(weights):
-        raise ValueError(f"{source} stores {len(entries)} weights, but the rebuilt model has {len(weights)}.")
+        raise ValueError(f"{source} stores {len(entries)} weights, but the rebuilt model has {len(weights)}: "
+                         "the class's get_config() or code differs from the one that saved the file.")
     for variable, (name, spec) in zip(weights, entries):
         if name not in initializers:
             raise ValueError(f"{source}: weight '{variable.path}' should be initializer '{name}', which is missing.")
-        value = transforms.invert(numpy_helper.to_array(initializers[name]), transforms.from_spec(spec), variable.shape)
+        try:
+            transform = transforms.from_spec(spec)
+            value = transforms.invert(numpy_helper.to_array(initializers[name]), transform, variable.shape)
+        except (ValueError, TypeError, IndexError) as exc:
+            raise ValueError(f"{source}: weight '{variable.path}' (initializer '{name}') cannot be restored: "
+                             f"{exc}") from None
         if value.shape != variable.shape:
             raise ValueError(f"{source}: weight '{variable.path}' has shape {value.shape} in the file, "
                              f"{variable.shape} in the rebuilt layer.")
         variable.assign(np.asarray(value, dtype=variable.value.dtype))
-    return model
