@@ -95,6 +95,15 @@ class ExportMixin:
         return export_model(self, filepath, target_opset=target_opset, fp16=fp16, quantize=quantize,
                             calibration_data=calibration_data, ort_format=ort_format, **kwargs)
 
+    def view(self, port=None, browse=True, layer_functions=True):
+        """Open the model in Netron, served by its own process; returns the view (`.url`, `.stop()`).
+
+        See `onnxgraph.utils.view`. `layer_functions=True` shows one node per layer.
+        """
+        from onnxgraph.utils._netron import view
+
+        return view(self, port=port, browse=browse, layer_functions=layer_functions)
+
     # -- running -----------------------------------------------------------------------------------
     def _runner(self, providers="auto"):
         from onnxgraph.runtime import GraphRunner
