@@ -10,12 +10,13 @@ from onnxgraph.models._export import ExportMixin
 from onnxgraph.models._graph_walk import map_graph
 from onnxgraph.models._subclassed import SubclassedMixin
 from onnxgraph.models._summary import print_summary
+from onnxgraph.models._training_api import TrainingMixin
 from onnxgraph.utils._tree import flatten, map_structure, pack_like
 
 __all__ = ["Model"]
 
 
-class Model(SubclassedMixin, ExportMixin, Layer):
+class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
     """`Model(inputs, outputs, name=None)`: the functional API's model.
 
     Inputs and outputs may be a tensor, a list or a dict. Calling a model on symbolic tensors

@@ -1,0 +1,331 @@
+"""compile / fit / evaluate / train_on_batch and training checkpoints for Model (Keras 3 API).
+
+The engine behind them lives in `onnxgraph/trainer/` (onnxruntime-training gradient graphs,
+numpy optimizers). Trained values are written back into the layers' weights whenever the
+model is read through its public API (predict, get_weights, save, to_onnx), at every epoch
+end, and when fit() returns or is interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+__all__ = ["TrainingMixin"]
+
+_CHECKPOINT_FORMAT = "onnxgraph.checkpoint/1"
+
+
+class TrainingMixin:
+    """Keras's training methods for functional models."""
+
+    optimizer = None
+    compiled = False
+    stop_training = False
+    history = None
+    _engine = None
+    _compile_config = None
+    _metrics_state = None
+    _completed_epochs = 0
+    _train_seed = None
+    _pending_optimizer_state = None
+    _train_threads = None
+
+    # -- compile ---------------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+        """Configure the model for training (Keras 3 arguments).
+
+        Args:
+            optimizer: name ("adam", "rmsprop", "sgd", ...) or an `onnxgraph.optimizers` instance.
+            loss: name, Loss, function, or a list / dict keyed by output name.
+            loss_weights: float per output (list or dict) scaling each output's loss in the total.
+            metrics: names ("accuracy", "mae", ...) or Metric objects; a list/dict per output for
+                multi-output models.
+            weighted_metrics: like `metrics`, computed with the sample weights.
+            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for Keras
+                compatibility; steps always run as onnxruntime-training graph steps.
+
+        Example:
+            >>> model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        """
+        from onnxgraph import optimizers
+        from onnxgraph.trainer._compile import CompileConfig
+
+        self._require_graph("graph to train")
+        self._close_engine()
+        self.optimizer = optimizers.get(optimizer)
+        self._compile_config = CompileConfig(self, self.optimizer, loss, loss_weights, metrics, weighted_metrics)
+        self._metrics_state = None
+        self.compiled = True
+        self.stop_training = False
+
+    def _require_compiled(self, what: str):
+        if not self.compiled or self._compile_config is None:
+            raise RuntimeError(f"You must call `compile()` before using the model for {what}: "
+                               "model.compile(optimizer=..., loss=...).")
+
+    def _close_engine(self):
+        if self._engine is not None:
+            self._engine.sync_to_model()
+            self._engine.close()
+        self._engine = None
+
+    # -- engine and data ---------------------------------------------------------------------------
+    def _prepare(self, x, y, what: str):
+        """Resolve losses/metrics (from the first targets) and build the engine once."""
+        from onnxgraph.trainer._data import DataSpec, is_array_like
+        from onnxgraph.trainer._engine import Engine
+
+        self._require_compiled(what)
+        config = self._compile_config
+        y_shapes = [None] * len(self.output_names)
+        if y is not None:
+            raw = DataSpec.__new__(DataSpec)
+            raw.model, raw.output_names = self, list(self.output_names)
+            y_shapes = [np.shape(v) if v is not None and (is_array_like(v) or isinstance(v, list)) else None
+                        for v in raw.per_output(y, "y", allow_single=False)]
+        losses = config.resolve_losses(y_shapes)
+        if self._metrics_state is None:
+            self._metrics_state = config.make_metrics(y_shapes)
+        if self._train_seed is None:
+            from onnxgraph.utils._rng import generator
+
+            self._train_seed = int(generator().integers(1, 2**31 - 1))
+        if self._engine is None:
+            self._engine = Engine(self, losses, config.loss_weights, config.label_specs(), self.optimizer,
+                                  threads=self._train_threads)
+            self._apply_pending_optimizer_state()
+        return DataSpec(self, losses)
+
+    def _data(self, spec, x, y, sample_weight=None, class_weight=None, batch_size=None, shuffle=False,
+              steps=None):
+        from onnxgraph.trainer._data import make_data
+
+        return make_data(spec, x, y, sample_weight, class_weight, batch_size, shuffle, steps, seed=self._train_seed)
+
+    def _sync_trained_weights(self) -> None:
+        if self._engine is not None:
+            self._engine.sync_to_model()
+
+    def _metric_direction(self, name: str):
+        state = self._metrics_state
+        return None if state is None else state.directions.get(name)
+
+    # -- fit / evaluate ---------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=None,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+        """Train for `epochs` epochs on arrays, lists/dicts of arrays, or an iterable of batches.
+
+        Returns a History whose `history` dict has Keras's keys (`loss`, metric names, `val_*`,
+        `<output>_loss` for several outputs). `initial_epoch` defaults to the epoch count restored by
+        `load_checkpoint` (else 0), so `fit(epochs=10)` after resuming from epoch 5 runs epochs 6-10.
+
+        Example:
+            >>> history = model.fit(x_train, y_train, batch_size=64, epochs=2, validation_split=0.2)
+        """
+        from onnxgraph.trainer._data import split_validation
+        from onnxgraph.trainer._loop import fit_loop
+
+        spec = self._prepare(x, y, "training")
+        data = self._data(spec, x, y, sample_weight, class_weight, batch_size, shuffle, steps_per_epoch)
+        val_data = None
+        if validation_split and validation_data is None:
+            val_data = split_validation(data, validation_split)
+        elif validation_data is not None:
+            val_data = self._validation(spec, validation_data, validation_batch_size or batch_size, validation_steps)
+        verbose = 1 if verbose == "auto" else verbose
+        initial_epoch = self._completed_epochs if initial_epoch is None else initial_epoch
+        return fit_loop(self, self._engine, self._compile_config, self._metrics_state, data, val_data,
+                        epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
+                        validation_freq=validation_freq, seed=self._train_seed)
+
+    def _validation(self, spec, validation_data, batch_size, steps):
+        if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
+            x_val, y_val = validation_data[0], validation_data[1]
+            sw_val = validation_data[2] if len(validation_data) == 3 else None
+            return self._data(spec, x_val, y_val, sw_val, None, batch_size or 32, False, steps)
+        return self._data(spec, validation_data, None, None, None, None, False, steps)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """Loss and metrics in inference mode (moving statistics, no dropout), with the current weights.
+
+        Returns a float (only a loss), a list `[loss, *metrics]` in Keras's order, or a dict.
+
+        Example:
+            >>> test_loss, test_acc = model.evaluate(x_test, y_test, verbose=0)
+        """
+        from onnxgraph.callbacks import CallbackList
+        from onnxgraph.trainer._loop import evaluate_loop
+
+        spec = self._prepare(x, y, "evaluation")
+        data = self._data(spec, x, y, sample_weight, None, batch_size or 32, False, steps)
+        verbose = 1 if verbose == "auto" else verbose
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
+                           steps=data.num_batches)
+        logs = evaluate_loop(self, self._engine, self._compile_config, self._metrics_state, data, callbacks=cbs)
+        return dict(logs) if return_dict else self._metrics_state.ordered(logs)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the running loss/metrics like Keras."""
+        from onnxgraph.trainer._compile import batch_size_of
+        from onnxgraph.trainer._loop import CompletedStep, feeds_for
+
+        spec = self._prepare(x, y, "training")
+        inputs, targets = spec.inputs(x), spec.targets(y)
+        weights = spec.weights(sample_weight, class_weight, targets, batch_size_of(inputs))
+        try:
+            with CompletedStep() as guard, guard.step():
+                losses, preds = self._engine.train_step(feeds_for(self._compile_config.losses, inputs, targets,
+                                                                  weights))
+        finally:
+            self._engine.sync_to_model()
+        self._metrics_state.update(losses, preds, targets, weights, batch_size_of(inputs))
+        logs = self._metrics_state.results()
+        return logs if return_dict else self._metrics_state.ordered(logs)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss and metrics on one batch in inference mode (metrics accumulate like Keras)."""
+        from onnxgraph.trainer._compile import batch_size_of
+        from onnxgraph.trainer._loop import feeds_for
+
+        spec = self._prepare(x, y, "evaluation")
+        inputs, targets = spec.inputs(x), spec.targets(y)
+        weights = spec.weights(sample_weight, None, targets, batch_size_of(inputs))
+        losses, preds = self._engine.eval_step(feeds_for(self._compile_config.losses, inputs, targets, weights))
+        self._metrics_state.update(losses, preds, targets, weights, batch_size_of(inputs))
+        logs = self._metrics_state.results()
+        return logs if return_dict else self._metrics_state.ordered(logs)
+
+    def predict_on_batch(self, x):
+        """Predictions for one batch (no batching, no progress bar)."""
+        return self.predict(x, batch_size=None, verbose=0)
+
+    def reset_metrics(self) -> None:
+        if self._metrics_state is not None:
+            self._metrics_state.reset()
+
+    # -- reads that must see trained weights -----------------------------------------------------------
+    def get_weights(self):
+        self._sync_trained_weights()
+        return super().get_weights()
+
+    def to_onnx(self, *args, **kwargs):
+        self._sync_trained_weights()
+        return super().to_onnx(*args, **kwargs)
+
+    def _runner(self, *args, **kwargs):
+        self._sync_trained_weights()
+        return super()._runner(*args, **kwargs)
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def save_checkpoint(self, filepath) -> None:
+        """Write weights, optimizer state (slots, iterations, learning rate), epoch and seed to one file.
+
+        The file is a numpy `.npz` archive written atomically. `load_checkpoint` + `fit` resume the run
+        exactly: 5 epochs, save, load, 5 more equal 10 epochs in one go.
+
+        Example:
+            >>> model.save_checkpoint("run.ckpt.npz")
+        """
+        from onnxgraph import optimizers
+
+        self._sync_trained_weights()
+        arrays = {f"weights/{i}": w for i, w in enumerate(self.get_weights())}
+        meta = {"format": _CHECKPOINT_FORMAT, "model": self.name, "epoch": int(self._completed_epochs),
+                "seed": self._train_seed, "weight_paths": [v.path for v in self.weights]}
+        if self.optimizer is not None:
+            arrays.update({f"optimizer/{k}": np.asarray(v) for k, v in self.optimizer.get_state().items()})
+            meta["optimizer"] = optimizers.serialize(self.optimizer)
+            meta["optimizer_params"] = self._optimizer_param_paths()
+        arrays["meta"] = np.asarray(json.dumps(meta))
+        _atomic_savez(os.fspath(filepath), arrays)
+
+    def _optimizer_param_paths(self):
+        if self._engine is not None:
+            return self._engine.trainable_paths
+        if self._pending_optimizer_state is not None:
+            return self._pending_optimizer_state[0]
+        return None
+
+    def load_checkpoint(self, filepath) -> int:
+        """Restore what `save_checkpoint` wrote; returns the number of completed epochs.
+
+        Call it after `compile()` (the optimizer must be the same kind as when saving).
+        """
+        filepath = os.fspath(filepath)
+        with np.load(filepath, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format") != _CHECKPOINT_FORMAT:
+                raise ValueError(f"{filepath} is not an onnxgraph training checkpoint (format {meta.get('format')}).")
+            paths = meta["weight_paths"]
+            own = [v.path for v in self.weights]
+            if len(paths) != len(own):
+                raise ValueError(f"Checkpoint {filepath} holds {len(paths)} weights, model '{self.name}' has "
+                                 f"{len(own)}. Load it into the same architecture it was saved from.")
+            weights = [data[f"weights/{i}"] for i in range(len(paths))]
+            opt_state = {k[len("optimizer/"):]: data[k] for k in data.files if k.startswith("optimizer/")}
+        self.set_weights(weights)
+        if opt_state:
+            if self.optimizer is None:
+                raise RuntimeError("This checkpoint holds optimizer state: call compile() with the same optimizer "
+                                   "before load_checkpoint().")
+            saved_name = meta.get("optimizer", {}).get("class_name")
+            if saved_name and saved_name != type(self.optimizer).__name__:
+                raise ValueError(f"The checkpoint was saved with a {saved_name} optimizer but the model is compiled "
+                                 f"with {type(self.optimizer).__name__}; compile with {saved_name} to resume.")
+            self._pending_optimizer_state = (meta.get("optimizer_params"), opt_state)
+            if self._engine is not None:
+                self._apply_pending_optimizer_state()
+        self._completed_epochs = int(meta.get("epoch", 0))
+        if meta.get("seed") is not None:
+            self._train_seed = int(meta["seed"])
+        return self._completed_epochs
+
+    def _apply_pending_optimizer_state(self) -> None:
+        pending = self._pending_optimizer_state
+        if pending is None or self._engine is None:
+            return
+        saved_paths, state = pending
+        current = self._engine.trainable_paths
+        if saved_paths is not None and saved_paths != current:
+            if sorted(saved_paths) != sorted(current):
+                raise ValueError("The checkpoint's optimizer state is for other trainable weights "
+                                 f"({len(saved_paths)} saved, {len(current)} now); were layers frozen differently?")
+            state = _reorder_slots(state, saved_paths, current)
+        self.optimizer.set_state(state)
+        self._pending_optimizer_state = None
+
+
+def _reorder_slots(state: dict, saved: list, current: list) -> dict:
+    position = {path: i for i, path in enumerate(saved)}
+    result = {}
+    for key, value in state.items():
+        if "/" in key and key.rsplit("/", 1)[1].isdigit():
+            slot, index = key.rsplit("/", 1)
+            new_index = next(i for i, path in enumerate(current) if position[path] == int(index))
+            result[f"{slot}/{new_index}"] = value
+        else:
+            result[key] = value
+    return result
+
+
+def _atomic_savez(filepath: str, arrays: dict) -> None:
+    folder = os.path.dirname(os.path.abspath(filepath))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -1,0 +1,124 @@
+"""The training engine: onnxruntime-training's Module computes gradients, numpy optimizers apply them.
+
+The CheckpointState's parameter and gradient buffers are exposed as numpy arrays that view
+onnxruntime's own memory (stable pointers), so the optimizer updates the weights in place
+and the next step reads them with no copy. Trained values go back to the layers' Variables
+(Keras layout, through the inverse export transforms) when someone looks: `sync_to_model`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxgraph.backend import transforms
+from onnxgraph.trainer import _ort
+from onnxgraph.trainer._graph import build_graphs
+
+__all__ = ["Engine"]
+
+
+class Engine:
+    """Compiled training state of one model: artifacts, Module, parameter views, optimizer.
+
+    Args:
+        model: the functional Model.
+        losses: one Loss (or None) per flat model output.
+        loss_weights: one float (or None) per flat model output.
+        label_specs: one (shape, dtype) (or None) per flat model output.
+        optimizer: an `onnxgraph.optimizers.Optimizer`.
+        threads: intra-op threads for onnxruntime (None: its default).
+    """
+
+    def __init__(self, model, losses, loss_weights, label_specs, optimizer, threads=None):
+        self.model = model
+        self.optimizer = optimizer
+        self.train_graph, self.eval_graph, self.trainable, self.frozen = build_graphs(
+            model, losses, loss_weights, label_specs)
+        if not self.trainable:
+            raise ValueError(
+                f"Model '{model.name}' has no trainable weights that affect the loss (all layers frozen with "
+                "trainable=False?), so fit() has nothing to update. Unfreeze a layer, or use evaluate()."
+            )
+        self._artifacts = _ort.generate(self.train_graph.proto, self.eval_graph.proto, self.trainable, self.frozen)
+        _, api = _ort.training_api()
+        self.state = api.CheckpointState.load_checkpoint(self._artifacts.checkpoint)
+        options = _ort.import_onnxruntime().SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        self.module = api.Module(self._artifacts.training_model, self.state, self._artifacts.eval_model,
+                                 device="cpu", session_options=options)
+        self._artifacts.cleanup()  # the Module has read the files
+        self.params = {name: self.train_graph.params[name] for name in self.train_graph.params}
+        self._views = {name: self.state.parameters[name].data for name in self.params}
+        self._trainable_views = [self._views[name] for name in self.trainable]
+        self._grads: list[np.ndarray] | None = None
+        self._updates = [(self._views[self._param_name(var)], i) for i, (var, _) in enumerate(self.train_graph.updates)]
+        self._versions = {name: var.version for name, (var, _) in self.params.items()}
+        self._dirty = False
+        self._n_losses = len(self.train_graph.loss_names)
+        self._n_preds = len(self.train_graph.pred_names)
+
+    def _param_name(self, variable) -> str:
+        for name, (var, transform) in self.params.items():
+            if var is variable:
+                if transform:
+                    raise RuntimeError(f"State update of '{variable.path}' through a layout transform.")
+                return name
+        raise RuntimeError(f"State update for '{variable.path}', which the training graph does not read.")
+
+    @property
+    def trainable_paths(self) -> list[str]:
+        return [self.params[name][0].path for name in self.trainable]
+
+    # -- steps -------------------------------------------------------------------------------------
+    def train_step(self, feeds: list[np.ndarray]):
+        """One optimizer step on one batch. Returns (loss values, predictions)."""
+        self.pull_from_model()
+        self.module.train()
+        self.module.lazy_reset_grad()
+        outputs = self.module(*feeds)
+        if self._grads is None:
+            # Gradient buffers exist after the first step and keep their address afterwards.
+            self._grads = [self.state.parameters[name].grad for name in self.trainable]
+        self.optimizer.apply(self._trainable_views, self._grads)
+        first_update = self._n_losses + self._n_preds
+        for view, i in self._updates:
+            view[...] = outputs[first_update + i]
+        self._dirty = True
+        return list(outputs[:self._n_losses]), list(outputs[self._n_losses:first_update])
+
+    def eval_step(self, feeds: list[np.ndarray]):
+        """Inference-mode losses and predictions for one batch (no update)."""
+        self.pull_from_model()
+        self.module.eval()
+        outputs = self.module(*feeds)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        return list(outputs[:self._n_losses]), list(outputs[self._n_losses:])
+
+    # -- weights between the engine and the layers ---------------------------------------------------
+    def sync_to_model(self) -> None:
+        """Write the trained values into the layers' Variables (Keras layout)."""
+        if not self._dirty:
+            return
+        self.pull_from_model()  # values assigned explicitly since the last sync win
+        for name, (var, transform) in self.params.items():
+            value = transforms.invert(self._views[name], transform, var.shape) if transform else self._views[name]
+            var.assign(value)
+            self._versions[name] = var.version
+        self._dirty = False
+
+    def pull_from_model(self) -> None:
+        """Copy Variables changed outside training (set_weights, load) into the engine's buffers."""
+        for name, (var, transform) in self.params.items():
+            if var.version != self._versions[name]:
+                self._views[name][...] = transforms.apply(var.value, transform)
+                self._versions[name] = var.version
+
+    def close(self) -> None:
+        self._views.clear()
+        self._trainable_views = []
+        self._grads = None
+        self._updates = []
+        self.module = None
+        self.state = None

@@ -1,0 +1,203 @@
+"""Build the two graphs training runs on: the training forward graph and the evaluation graph.
+
+Training graph: the model replayed with ``training=True`` inside
+``emit_options(training_graph=True, state_updates=[...])`` (Dropout active, batch statistics),
+then per-output losses, the weighted total and the moving-statistics updates, then the
+gradient-safe rewrite. Outputs: ``[loss, *per-output losses, *predictions, *state updates]``.
+
+Evaluation graph: the model's own inference graph plus the same losses, with every weight as
+a graph input named like the training checkpoint's parameters, so onnxruntime-training's
+Module evaluates with the weights it is training (no copies).
+"""
+
+from __future__ import annotations
+
+import onnx
+from onnx import helper
+
+from onnxgraph.backend import dtypes
+from onnxgraph.backend.emit import emit
+from onnxgraph.backend.graph import Graph, collect
+from onnxgraph.backend.scope import emit_options, name_scope
+from onnxgraph.backend.serialize import to_model_proto
+from onnxgraph.layers._input_layer import placeholder
+from onnxgraph.layers._node import recording
+from onnxgraph.trainer import _rules
+from onnxgraph.utils._tree import flatten
+
+__all__ = ["ForwardGraph", "build_graphs"]
+
+
+class ForwardGraph:
+    """A serialized forward graph and how to feed it and read it."""
+
+    def __init__(self, proto, input_names, label_names, weight_names, loss_names, pred_names, update_names,
+                 params):
+        self.proto: onnx.ModelProto = proto
+        self.input_names = input_names      # model inputs, in order
+        self.label_names = label_names      # per loss-bearing output
+        self.weight_names = weight_names    # sample weights, per loss-bearing output
+        self.loss_names = loss_names        # ["loss", *per-output losses when several]
+        self.pred_names = pred_names        # one per model output
+        self.update_names = update_names    # one per state update
+        self.params = params                # initializer name -> (Variable, transform)
+
+    @property
+    def feed_names(self) -> list[str]:
+        return self.input_names + [n for pair in zip(self.label_names, self.weight_names) for n in pair]
+
+
+class _Parts:
+    """Symbolic pieces of one graph before collection."""
+
+    def __init__(self):
+        self.inputs, self.input_names = [], []
+        self.outputs, self.output_names = [], []
+
+
+def _loss_terms(parts, preds, out_names, losses, loss_weights, label_specs):
+    """Append label/sample-weight inputs and loss outputs for each output that has a loss."""
+    terms, labels, weights = [], [], []
+    for pred, name, loss, weight, spec in zip(preds, out_names, losses, loss_weights, label_specs):
+        if loss is None:
+            continue
+        shape, dtype = spec
+        y_true = placeholder(shape, dtype, f"{name}_true")
+        sample_weight = placeholder((None,), "float32", f"{name}_sample_weight")
+        parts.inputs += [y_true, sample_weight]
+        parts.input_names += [y_true.name, sample_weight.name]
+        labels.append(y_true.name)
+        weights.append(sample_weight.name)
+        with name_scope("loss"), name_scope(name):
+            value = loss.emit_reduced(y_true, pred, sample_weight)
+            if value.dtype != "float32":
+                value = emit("Cast", [value], {"to": dtypes.to_onnx("float32")}, shapes=[()], dtypes_=["float32"])
+        terms.append((name, value, weight))
+    if not terms:
+        raise ValueError("compile() was given no loss for any output; fit() needs at least one.")
+    with name_scope("loss"):
+        total = None
+        for _, value, weight in terms:
+            scaled = value if weight is None or weight == 1.0 else value * float(weight)
+            total = scaled if total is None else total + scaled
+        total = emit("Identity", [total], shapes=[()], dtypes_=["float32"])
+    loss_outputs = [(total, "loss")]
+    if len(terms) > 1:
+        loss_outputs += [(emit("Identity", [value], shapes=[()], dtypes_=["float32"]), f"{name}_loss")
+                         for name, value, _ in terms]
+    return loss_outputs, labels, weights
+
+
+def _emit_parts(model, losses, loss_weights, label_specs, training: bool):
+    parts = _Parts()
+    updates: list = []
+    with recording(False), emit_options(training_graph=training, state_updates=updates):
+        if training:
+            inputs = [placeholder(x.shape, x.dtype, n) for x, n in zip(model.inputs, model.input_names)]
+            preds = flatten(model._run_graph(inputs, training=True))
+        else:
+            inputs, preds = list(model.inputs), list(model.outputs)
+        parts.inputs += inputs
+        parts.input_names += list(model.input_names)
+        loss_outputs, labels, weights = _loss_terms(parts, preds, model.output_names, losses, loss_weights,
+                                                    label_specs)
+    for tensor, name in loss_outputs:
+        parts.outputs.append(tensor)
+        parts.output_names.append(name)
+    parts.outputs += preds
+    parts.output_names += [f"{n}_pred" for n in model.output_names]
+    if training:
+        # Moving-statistics updates reported by layers: outputs, so their nodes are collected.
+        parts.outputs += [value for _, value in updates]
+        parts.output_names += [f"update_{i}" for i in range(len(updates))]
+    return parts, updates, labels, weights, len(loss_outputs)
+
+
+def _graph(parts) -> Graph:
+    return collect(parts.inputs, parts.outputs, parts.input_names, parts.output_names)
+
+
+def build_graphs(model, losses, loss_weights, label_specs):
+    """(training ForwardGraph, evaluation ForwardGraph, trainable initializer names, frozen names)."""
+    train_parts, layer_updates, labels, weights, n_losses = _emit_parts(model, losses, loss_weights, label_specs, True)
+    train_graph = _graph(train_parts)
+    ctx = _rules.rewrite_for_training(train_graph)
+    n_layer = len(layer_updates)
+    for i, (_, value) in enumerate(ctx.updates):
+        train_graph.outputs.append(value)
+        train_graph.output_names.append(f"update_{n_layer + i}")
+    update_vars = [var for var, _ in layer_updates] + [var for var, _ in ctx.updates]
+
+    eval_parts, _, _, _, _ = _emit_parts(model, losses, loss_weights, label_specs, False)
+    eval_graph = _graph(eval_parts)
+    _rules.unify_layouts([train_graph, eval_graph])
+
+    train_proto, train_weights = to_model_proto(train_graph, name=f"{model.name}_training")
+    eval_proto, eval_weights = to_model_proto(eval_graph, name=f"{model.name}_eval")
+    params = _params(model, train_weights)
+    trainable_ids = {id(v) for v in model.trainable_weights}
+    reachable = _reachable_variables(train_graph, n_losses)
+    requires_grad = [name for name, (var, _) in params.items() if id(var) in trainable_ids and id(var) in reachable]
+    frozen = [name for name in params if name not in requires_grad]
+    _params_as_inputs(eval_proto, eval_weights, {id(v): n for n, (v, _) in params.items()})
+
+    n_out = len(model.outputs)
+    names = [o.name for o in train_proto.graph.output]
+    train = ForwardGraph(train_proto, list(model.input_names), labels, weights, names[:n_losses],
+                         names[n_losses:n_losses + n_out], names[n_losses + n_out:], params)
+    train.updates = list(zip(update_vars, train.update_names))
+    eval_names = [o.name for o in eval_proto.graph.output]
+    evaluation = ForwardGraph(eval_proto, list(model.input_names), labels, weights, eval_names[:n_losses],
+                              eval_names[n_losses:], [], params)
+    return train, evaluation, requires_grad, frozen
+
+
+def _params(model, weight_map) -> dict:
+    by_id = {id(v): v for v in model.weights}
+    params = {}
+    for var_id, (name, transform) in weight_map.items():
+        if var_id in by_id:
+            params[name] = (by_id[var_id], transform)
+    return params
+
+
+def _reachable_variables(graph: Graph, n_losses: int) -> set[int]:
+    """ids of the Variables the total loss depends on (others get no gradient)."""
+    found, seen = set(), set()
+    stack = [graph.outputs[0]]
+    producers = {x.id: node for node in graph.nodes for x in node.outputs}
+    while stack:
+        tensor = stack.pop()
+        if tensor is None or tensor.id in seen:
+            continue
+        seen.add(tensor.id)
+        if tensor.kind == "variable":
+            found.add(id(tensor.variable))
+        node = producers.get(tensor.id)
+        if node is not None:
+            stack.extend(node.inputs)
+    return found
+
+
+def _params_as_inputs(proto, weight_map, train_names: dict) -> None:
+    """Rename the eval graph's weights to the training names and turn them into graph inputs."""
+    rename = {}
+    for var_id, (name, _) in weight_map.items():
+        if var_id in train_names:
+            rename[name] = train_names[var_id]
+    taken = {i.name for i in proto.graph.input} | {o.name for o in proto.graph.output}
+    clash = taken & set(rename.values())
+    if clash:
+        raise RuntimeError(f"Evaluation graph names {sorted(clash)} collide with weight names.")
+    for node in proto.graph.node:
+        node.input[:] = [rename.get(n, n) for n in node.input]
+    keep = []
+    for init in proto.graph.initializer:
+        if init.name in rename:
+            new = rename[init.name]
+            proto.graph.input.append(helper.make_tensor_value_info(new, init.data_type, list(init.dims)))
+        else:
+            keep.append(init)
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(keep)
+
