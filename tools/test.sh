@@ -2,6 +2,17 @@
 # The README's test command: install onnxgraph with the training runtime and test tools, run the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# System tools for the plot tests (graphviz `dot`) and the Netron browser test (headless
+# Chromium, its WebDriver, and a font with the glyphs Netron draws); installed only if missing.
+need=()
+command -v dot >/dev/null 2>&1 || need+=(graphviz)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
+if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
 python -m pip install -q -e ".[train,dev]"
 export KERAS_BACKEND=torch
 python -m pytest -q
