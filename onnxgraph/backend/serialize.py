@@ -122,11 +122,12 @@ def _name_leaf(x, node, value_names, const_names, initializers, weight_map) -> s
         var = x.variable
         name = value_names.take(var.path if not x.transform else var.path)
         array = transforms.apply(var.value, x.transform)
-        initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        # ascontiguousarray turns a 0-d array into shape (1,): keep the shape.
+        initializers.append(numpy_helper.from_array(np.ascontiguousarray(array).reshape(np.shape(array)), name))
         weight_map.setdefault(id(var), (name, x.transform))
         return name
     if x.kind == "constant":
-        array = np.ascontiguousarray(x.const)
+        array = np.ascontiguousarray(x.const).reshape(np.shape(x.const))
         key = (array.dtype.str, array.shape, array.tobytes())
         if key not in const_names:
             const_names[key] = value_names.take("/".join(node.scope + ("const",)))
