@@ -49,10 +49,12 @@ class Adam(Optimizer):
         beta_1, beta_2 = f(self.beta_1), f(self.beta_2)
         alpha = lr * np.sqrt(f(1) - np.power(beta_2, t)) / (f(1) - np.power(beta_1, t))
         m, v = self._slots["momentum"][i], self._slots["velocity"][i]
+        # 1 - beta in double precision, then float32, as Keras passes it (1 - 0.999 in float32 is
+        # off by 1e-5 relative); the bias-correction powers stay float32 like Keras's.
         m *= beta_1
-        m += (f(1) - beta_1) * grad
+        m += f(1 - self.beta_1) * grad
         v *= beta_2
-        v += (f(1) - beta_2) * (grad * grad)
+        v += f(1 - self.beta_2) * (grad * grad)
         if self.amsgrad:
             v_hat = self._slots["velocity_hat"][i]
             np.maximum(v_hat, v, out=v_hat)

@@ -49,12 +49,12 @@ class RMSprop(Optimizer):
         rho = f(self.rho)
         v = self._slots["velocity"][i]
         v *= rho
-        v += (f(1) - rho) * (grad * grad)
+        v += f(1 - self.rho) * (grad * grad)  # 1 - rho in double, like Keras
         denominator = v + f(self.epsilon)
         if self.centered:
             a = self._slots["average_gradient"][i]
             a *= rho
-            a += (f(1) - rho) * grad
+            a += f(1 - self.rho) * grad
             denominator -= a * a
         increment = (grad * lr) / np.sqrt(denominator)
         if self.momentum > 0:
