@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-__all__ = ["convert_to_opset", "missing_ops", "model_opset"]
+__all__ = ["convert_to_opset", "missing_ops", "model_opset", "ir_version_for"]
 
 
 def model_opset(proto: onnx.ModelProto) -> int:
@@ -59,10 +59,19 @@ def convert_to_opset(proto: onnx.ModelProto, target_opset: int) -> onnx.ModelPro
         converted = version_converter.convert_version(proto, target_opset)
     except Exception as exc:  # noqa: BLE001 - falls back to a checked relabel
         converted = _relabel(proto, target_opset, str(exc).splitlines()[-1])
-    converted.ir_version = max(helper.find_min_ir_version_for(list(converted.opset_import)), 3)
+    converted.ir_version = ir_version_for(converted)
     if converted.ByteSize() < 2**31 - 2**20:  # the in-memory checker cannot take larger protos
         onnx.checker.check_model(converted, full_check=True)
     return converted
+
+
+def ir_version_for(proto: onnx.ModelProto) -> int:
+    """The oldest IR version that can carry the model's opsets, and at least 4 (IR 3 files must
+    list every initializer as a graph input, which onnxgraph graphs do not)."""
+    try:
+        return max(helper.find_min_ir_version_for(list(proto.opset_import)), 4)
+    except ValueError:  # opsets older than onnx's version table
+        return 4
 
 
 def _same_semantics(node, target_opset: int) -> bool:
@@ -78,6 +87,9 @@ def _relabel(proto: onnx.ModelProto, target_opset: int, reason: str) -> onnx.Mod
     """onnx's converter has no down-adapter for ops whose newer versions only added types
     (Add 14 -> 13, Relu 14 -> 13, ...). Relabel the opset and let the checker and strict shape
     inference verify every node against the older schema; refuse ops whose meaning changed."""
+    if target_opset < 7:
+        raise ValueError(f"Cannot convert to opset {target_opset}: onnx's version converter failed ({reason}), "
+                         "and before opset 7 elementwise ops broadcast differently. Use target_opset >= 7.")
     changed = [n for n in proto.graph.node if not _same_semantics(n, target_opset)]
     if changed:
         raise ValueError(
@@ -89,7 +101,7 @@ def _relabel(proto: onnx.ModelProto, target_opset: int, reason: str) -> onnx.Mod
     for opset in converted.opset_import:
         if opset.domain in ("", "ai.onnx"):
             opset.version = target_opset
-    converted.ir_version = max(helper.find_min_ir_version_for(list(converted.opset_import)), 3)
+    converted.ir_version = ir_version_for(converted)
     try:
         onnx.checker.check_model(converted, full_check=True)
     except Exception as exc:  # noqa: BLE001 - re-raised with context
