@@ -54,7 +54,8 @@ def invert(value: np.ndarray, transform: tuple, keras_shape: tuple) -> np.ndarra
         elif kind == "reorder":
             _, axis, order = step
             value = _step(value, ("reorder", axis, tuple(int(i) for i in np.argsort(order))))
-    return np.ascontiguousarray(value)
+    # np.ascontiguousarray turns a 0-d array into shape (1,): keep scalars scalar.
+    return np.ascontiguousarray(value).reshape(np.shape(value))
 
 
 def to_spec(transform: tuple) -> list:
