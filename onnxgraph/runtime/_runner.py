@@ -10,13 +10,17 @@ from onnxgraph.runtime._providers import import_onnxruntime, resolve_providers
 __all__ = ["GraphRunner", "make_session"]
 
 
-def make_session(model_bytes: bytes, providers="auto", threads: int | None = None):
+def make_session(model_bytes: bytes, providers="auto", threads: int | None = None, config: dict | None = None):
+    """An InferenceSession; `config` adds session config entries, e.g. {"session.intra_op.allow_spinning": "0"}
+    (a server sharing the CPU with its event loop should not let idle worker threads spin)."""
     ort = import_onnxruntime()
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
+    for key, value in (config or {}).items():
+        options.add_session_config_entry(key, str(value))
     return ort.InferenceSession(model_bytes, sess_options=options, providers=resolve_providers(providers))
 
 

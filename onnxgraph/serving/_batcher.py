@@ -3,7 +3,9 @@
 One worker coroutine per model takes the first waiting request, then keeps taking requests
 until the batch holds `max_batch_size` rows or `max_latency_ms` has passed since it took the
 first one. The run happens in a worker thread (onnxruntime releases the GIL), so the event
-loop keeps accepting requests, and those requests form the next batch while this one runs.
+loop keeps accepting requests while it runs; they form the next batch, which is topped up with
+everything that arrived in the meantime once the runner is free. Under load, batches grow to
+what arrives during one run, without waiting longer than `max_latency_ms` for company.
 """
 
 from __future__ import annotations
@@ -108,6 +110,9 @@ class DynamicBatcher:
             return None
 
     async def _loop(self) -> None:
+        # One run at a time; the next batch is collected while the current one runs, and is
+        # topped up with whatever arrived meanwhile once the runner is free.
+        free = asyncio.Semaphore(1)
         stopping = False
         while not stopping or self._carry is not None:
             first = await self._next(None)
@@ -116,19 +121,28 @@ class DynamicBatcher:
                 continue
             batch, rows = [first], first.rows
             deadline = time.perf_counter() + self.max_latency
-            while rows < self.max_batch_size and self.batching:
-                item = await self._next(deadline - time.perf_counter())
-                if item is None:
-                    break
-                if item is _STOP:
-                    stopping = True
-                    break
-                if item.key != first.key or rows + item.rows > self.max_batch_size:
-                    self._carry = item  # it starts the next batch, so arrival order is kept
-                    break
-                batch.append(item)
-                rows += item.rows
-            await self._dispatch(batch)
+            stopping = await self._fill(batch, rows, deadline, first.key)
+            await free.acquire()
+            if not stopping:
+                stopping = await self._fill(batch, sum(p.rows for p in batch), 0.0, first.key)
+            task = asyncio.create_task(self._dispatch(batch))
+            task.add_done_callback(lambda _: free.release())
+        await free.acquire()  # the last run has finished
+
+    async def _fill(self, batch: list, rows: int, deadline: float, key) -> bool:
+        """Add compatible requests until full or past `deadline`; True when the stop sentinel came."""
+        while rows < self.max_batch_size and self.batching:
+            item = await self._next(deadline - time.perf_counter())
+            if item is None:
+                return False
+            if item is _STOP:
+                return True
+            if item.key != key or rows + item.rows > self.max_batch_size:
+                self._carry = item  # it starts the next batch, so arrival order is kept
+                return False
+            batch.append(item)
+            rows += item.rows
+        return False
 
     async def _dispatch(self, batch: list) -> None:
         live = [p for p in batch if not p.future.done()]  # a cancelled caller is skipped

@@ -43,6 +43,7 @@ class ModelSpec:
     layers: tuple = ()  # layer/value names this feature extractor was cut at, if any
 
 
+_SPIN, _INTER_SPIN = "session.intra_op.allow_spinning", "session.inter_op.allow_spinning"
 _ORT_TYPE = re.compile(r"tensor\((\w+)\)")
 
 
@@ -65,7 +66,8 @@ class ServedModel:
     def __init__(self, spec: ModelSpec, providers="auto", threads: int | None = None):
         self.spec = spec
         self.name = spec.name
-        self.session = make_session(spec.onnx_bytes, providers, threads)
+        # Spinning idle onnxruntime threads would take the CPU from the event loop between batches.
+        self.session = make_session(spec.onnx_bytes, providers, threads, config={_SPIN: "0", _INTER_SPIN: "0"})
         self.inputs = [_info(a) for a in self.session.get_inputs()]
         self.outputs = [_info(a) for a in self.session.get_outputs()]
         self.output_names = [o.name for o in self.outputs]
