@@ -160,6 +160,16 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
         print_summary(self, line_length=line_length, print_fn=print_fn, expand_nested=expand_nested,
                       show_trainable=show_trainable)
 
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
+        """Load weights saved by Keras (`.weights.h5`, `.keras`, legacy `.h5`) by layer name.
+
+        The model must have the architecture of the saved one; see
+        `onnxgraph.saving._keras_weights.load_weights` for the matching rules.
+        """
+        from onnxgraph.saving._keras_weights import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
     def get_config(self) -> dict:
         from onnxgraph.models._config import functional_config
 
