@@ -15,6 +15,10 @@ Three emissions of the same layer, chosen by what the graph is for:
   When the emitter collects state updates (``emit_options(state_updates=[])``), each is
   appended as ``(variable, new_value_tensor)``; the training engine outputs them from the
   training graph and assigns them back after each step.
+
+An export pass (after the layout pass) rewrites a BatchNormalization whose own Transpose
+pair survived, i.e. one not next to a convolution, into the per-channel Mul/Add form on the
+channel-last data: no transposes, and onnxruntime folds the weight arithmetic at load.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from __future__ import annotations
 import numpy as np
 
 from onnxgraph import initializers, ops
-from onnxgraph.backend import dtypes
+from onnxgraph.backend import layout, serialize
 from onnxgraph.backend.emit import constant, emit
+from onnxgraph.backend.ir import Node, SymbolicTensor
 from onnxgraph.backend.scope import current_options
 from onnxgraph.layers._input_spec import InputSpec
 from onnxgraph.layers._layer import Layer
@@ -202,3 +207,60 @@ class BatchNormalization(Layer):
 def _scalar(value):
     return constant(np.asarray(value, dtype=np.float32))
 
+
+def _rewrite_isolated(graph) -> None:
+    """Export pass: Transpose -> BatchNormalization -> Transpose back becomes x * scale + shift."""
+    producers = {out.id: node for node in graph.nodes for out in node.outputs}
+    consumers = graph.consumers()
+    output_ids = {x.id for x in graph.outputs}
+    for bn in [node for node in graph.nodes if node.op_type == "BatchNormalization"]:
+        entry = producers.get(bn.inputs[0].id)
+        users = consumers.get(bn.outputs[0].id, [])
+        if (entry is None or entry.op_type != "Transpose" or len(users) != 1 or users[0].op_type != "Transpose"
+                or bn.outputs[0].id in output_ids):
+            continue
+        perm, back = list(entry.attrs["perm"]), list(users[0].attrs["perm"])
+        if np.argsort(perm).tolist() != back:
+            continue
+        new_nodes = _affine_nodes(bn, entry.inputs[0], perm[1], users[0].outputs[0])
+        position = graph.nodes.index(bn)
+        graph.nodes[position:position + 1] = new_nodes
+        graph.nodes.remove(users[0])
+        if all(user is bn for user in consumers.get(entry.outputs[0].id, [])) and entry.outputs[0].id not in output_ids:
+            graph.nodes.remove(entry)
+
+
+def _affine_nodes(bn, x, axis, out):
+    """Nodes computing BatchNormalization(x) on channel axis `axis` of x, writing tensor `out`."""
+    gamma, beta, mean, var = (_on_axis(t, x.ndim, axis) for t in bn.inputs[1:5])
+    nodes = []
+
+    def node(op, inputs, shape, output=None):
+        made = Node(op, inputs, {}, "", bn.scope)
+        made.outputs = [output if output is not None else SymbolicTensor(shape, x.dtype, producer=made)]
+        nodes.append(made)
+        return made.outputs[0]
+
+    eps = SymbolicTensor((), x.dtype, kind="constant", const=np.asarray(bn.attrs.get("epsilon", 1e-5), np.float32))
+    param = gamma.shape
+    inv = node("Reciprocal", [node("Sqrt", [node("Add", [var, eps], param)], param)], param)
+    scale = node("Mul", [inv, gamma], param)
+    shift = node("Sub", [beta, node("Mul", [mean, scale], param)], param)
+    node("Add", [node("Mul", [x, scale], x.shape), shift], x.shape, output=out)
+    return nodes
+
+
+def _on_axis(t, ndim, axis):
+    """A (C,) initializer shaped to broadcast on `axis` of a rank-`ndim` tensor."""
+    if axis == ndim - 1:
+        return t
+    shape = tuple(t.shape[0] if i == axis else 1 for i in range(1, ndim))
+    if t.kind == "variable":
+        return t.variable.graph_value(tuple(t.transform) + (("reshape", shape),))
+    return SymbolicTensor(shape, t.dtype, kind="constant", const=np.asarray(t.const).reshape(shape))
+
+
+# After the layout pass, which first gets the chance to cancel the pair against convolutions.
+layout.register()
+if _rewrite_isolated not in serialize.PASSES:
+    serialize.PASSES.append(_rewrite_isolated)
