@@ -108,6 +108,7 @@ def export_model(model, filepath, target_opset: int | None = None, fp16: bool = 
         report.ort_path = _write_ort(filepath, notes)
         report.ort_size_bytes = _file_size(report.ort_path) if report.ort_path else None
     if reference is not None:
+        report.output_scale = {k: float(np.max(np.abs(v))) if v.size else 0.0 for k, v in reference.items()}
         report.max_abs_diff = _measure(filepath, samples, reference, notes)
         if report.ort_path:
             report.ort_max_abs_diff = _measure(report.ort_path, samples, reference, notes)

@@ -25,6 +25,7 @@ class ExportReport:
         opset, ir_version: of the written file. fp16, quantize: what was applied.
         max_abs_diff: {output name: max |exported - float32|} on `samples` inputs (None if
         the file could not be run here), ort_max_abs_diff: the same for the `.ort` file.
+        output_scale: {output name: max |float32 output|} on the same samples, for scale.
         notes: anything the caller should know (e.g. why a deviation is missing).
     """
 
@@ -40,6 +41,7 @@ class ExportReport:
     ort_path: str | None = None
     ort_size_bytes: int | None = None
     ort_max_abs_diff: dict | None = None
+    output_scale: dict | None = None
     notes: list = dataclasses.field(default_factory=list)
 
     @property
@@ -54,15 +56,18 @@ class ExportReport:
                  f"  size: {_mb(self.size_bytes)} (float32: {_mb(self.float32_size_bytes)}, "
                  f"{self.size_bytes / max(self.float32_size_bytes, 1):.0%})"]
         if self.max_abs_diff is not None:
-            diffs = ", ".join(f"{k}: {v:.3g}" for k, v in self.max_abs_diff.items())
-            lines.append(f"  max abs deviation from float32 on {self.samples} samples: {diffs}")
+            lines.append(f"  max abs deviation from float32 on {self.samples} samples: {self._diffs(self.max_abs_diff)}")
         if self.ort_path:
             lines.append(f"  ORT format: {self.ort_path} ({_mb(self.ort_size_bytes)})")
             if self.ort_max_abs_diff is not None:
-                diffs = ", ".join(f"{k}: {v:.3g}" for k, v in self.ort_max_abs_diff.items())
-                lines.append(f"  ORT format max abs deviation: {diffs}")
+                lines.append(f"  ORT format max abs deviation: {self._diffs(self.ort_max_abs_diff)}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+    def _diffs(self, diffs: dict) -> str:
+        scale = self.output_scale or {}
+        return ", ".join(f"{k}: {v:.3g}" + (f" (max |y| {scale[k]:.3g})" if k in scale else "")
+                         for k, v in diffs.items())
 
 
 def _mb(n: int | None) -> str:
