@@ -239,8 +239,9 @@ def from_onnx(source, name: str | None = None) -> ImportedModel:
     if missing:
         raise ValueError(f"{source_name}: outputs {missing} are constants (no path from an input); "
                          "onnxgraph models compute every output from the inputs.")
-    return ImportedModel(inputs, [tensors[n] for n in graph_outputs], name=source_name,
-                         onnx_output_names=graph_outputs)
+    outputs = [tensors[n] for n in graph_outputs]
+    return ImportedModel(inputs[0] if len(inputs) == 1 else inputs, outputs[0] if len(outputs) == 1 else outputs,
+                         name=source_name, onnx_output_names=graph_outputs)
 
 
 def _check_subgraphs(node, source_name: str) -> None:
