@@ -64,6 +64,7 @@ class BaseConvTranspose(Layer):
         self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias") if self.use_bias else None
         axis = -1 if self.data_format == "channels_last" else 1
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={axis: channels})
+        self.built = True  # as Keras: a direct build() call counts, so the first call keeps set weights
 
     def call(self, inputs):
         if inputs.dtype != self.dtype:  # Keras casts inputs to the layer's compute dtype

@@ -82,6 +82,7 @@ class _Depthwise(_DepthwiseBase):
                                       self.depthwise_initializer, name="kernel")
         self.bias = (self.add_weight((channels * self.depth_multiplier,), self.bias_initializer, name="bias")
                      if self.use_bias else None)
+        self.built = True  # as Keras: a direct build() call counts
 
     def call(self, inputs):
         if inputs.dtype != self.dtype:  # Keras casts inputs to the layer's compute dtype
@@ -119,6 +120,7 @@ class _Separable(_DepthwiseBase):
         self.pointwise_kernel = self.add_weight((1,) * self.rank + (channels * self.depth_multiplier, self.filters),
                                                 self.pointwise_initializer, name="pointwise_kernel")
         self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias") if self.use_bias else None
+        self.built = True  # as Keras: a direct build() call counts
 
     def call(self, inputs):
         if inputs.dtype != self.dtype:  # Keras casts inputs to the layer's compute dtype
