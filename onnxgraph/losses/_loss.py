@@ -97,19 +97,22 @@ class Loss:
                 return values
             return ops.multiply(values, _weights_like(sample_weight, values))
         per_sample = mean_except_batch(values)
-        per_element = math.prod(d for d in values.shape[1:]) if len(values.shape) > 1 else 1
+        rest = tuple(values.shape[1:])
+        per_element = None if None in rest else math.prod(rest)
         if sample_weight is not None:
             per_sample = ops.multiply(per_sample, _weights_like(sample_weight, per_sample))
         if self.reduction in ("sum_over_batch_size", "mean"):
             return ops.mean(per_sample)
-        if self.reduction == "sum":
-            if per_element is None:
-                raise ValueError(f"Loss '{self.name}': reduction='sum' needs static non-batch dims, got "
-                                 f"{_fmt(values.shape)}.")
-            return ops.multiply(ops.sum(per_sample), float(per_element))
-        total = ops.sum(per_sample)  # mean_with_sample_weight
-        if sample_weight is None:
+        if self.reduction == "mean_with_sample_weight" and sample_weight is None:
             return ops.mean(per_sample)
+        if per_element is None:
+            raise ValueError(f"Loss '{self.name}': reduction='{self.reduction}' needs static non-batch dims, "
+                             f"got {_fmt(values.shape)}; use the default reduction 'sum_over_batch_size'.")
+        total = ops.multiply(ops.sum(per_sample), float(per_element))
+        if self.reduction == "sum":
+            return total
+        # mean_with_sample_weight, Keras style: sum(values * w) / sum(w) with w per sample, so outputs
+        # of rank > 2 divide an element sum by a sample count.
         return ops.divide(total, ops.sum(_weights_like(sample_weight, per_sample)))
 
     # -- config -----------------------------------------------------------------------------

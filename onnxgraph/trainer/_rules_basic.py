@@ -271,12 +271,33 @@ def _clip(index, dim):
 
 
 def _reverse_dynamic(x, axis: int):
-    """x reversed along an axis of runtime size: Gather with Range(n-1, -1, -1)."""
+    """x reversed along an axis of runtime size: Gather with (n-1) - Range(0, n, 1).
+
+    Not Range(n-1, -1, -1): onnxruntime-training's GatherToSlice fusion turns that pattern into a
+    Slice with end=-1, which selects nothing, and a negative-step Slice has no gradient anyway.
+    """
     shape = E("Shape", [x], None, (x.ndim,), "int64")
     n = E("Gather", [shape, const(axis, "int64")], {"axis": 0}, (), "int64")
     last = E("Sub", [n, const(1, "int64")], None, (), "int64")
-    index = E("Range", [last, const(-1, "int64"), const(-1, "int64")], None, (None,), "int64")
+    ascending = E("Range", [const(0, "int64"), n, const(1, "int64")], None, (None,), "int64")
+    index = E("Sub", [last, ascending], None, (None,), "int64")
     return E("Gather", [x, index], {"axis": axis}, x.shape, x.dtype)
+
+
+def _range(node, ctx):
+    """Range with a negative step as start - Range(0, start - limit, -step).
+
+    Feeding a Gather, a descending Range is fused by onnxruntime-training into a negative-step
+    Slice whose end is wrong for a full reversal (it selects nothing); an ascending Range is not.
+    """
+    start, limit, delta = node.inputs
+    step = const_value(delta, "the Range step", node) if delta.kind == "constant" else None
+    if step is None or float(step) >= 0:
+        return None
+    out = node.outputs[0]
+    span = E("Sub", [start, limit], None, (), start.dtype)
+    ascending = E("Range", [const(0, start.dtype), span, const(-step, start.dtype)], None, out.shape, out.dtype)
+    return [E("Sub", [start, ascending], None, out.shape, out.dtype)]
 
 
 def _dropout(node, ctx):
@@ -307,6 +328,6 @@ RULES = {
     "ReduceMax": _reduce_extreme("ArgMax"), "ReduceMin": _reduce_extreme("ArgMin"),
     "ReduceSumSquare": _reduce_via("Mul", None), "ReduceL1": _reduce_via("Abs", None),
     "ReduceLogSum": _reduce_via(None, "Log"), "LpNormalization": _lp_normalization,
-    "Where": _where, "Split": _split, "Slice": _slice, "Dropout": _dropout,
+    "Where": _where, "Split": _split, "Slice": _slice, "Range": _range, "Dropout": _dropout,
     "LayerNormalization": _layer_normalization,
 }

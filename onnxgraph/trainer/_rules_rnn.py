@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxgraph.trainer._rewrite import E, attr, const
+from onnxgraph.trainer._rules_basic import _reverse_dynamic
 
 __all__ = ["RULES"]
 
@@ -24,12 +25,8 @@ def _reverse_time(x):
     """Reverse axis 0 with a Gather (Slice with a negative step has no gradient)."""
     if x.shape[0] is not None:
         index = const(np.arange(x.shape[0] - 1, -1, -1), "int64")
-    else:
-        shape = E("Shape", [x], {"start": 0, "end": 1}, (1,), "int64")
-        last = E("Squeeze", [E("Sub", [shape, const([1], "int64")], None, (1,), "int64"), const([0], "int64")],
-                 None, (), "int64")
-        index = E("Range", [last, const(-1, "int64"), const(-1, "int64")], None, (None,), "int64")
-    return E("Gather", [x, index], {"axis": 0}, x.shape, x.dtype)
+        return E("Gather", [x, index], {"axis": 0}, x.shape, x.dtype)
+    return _reverse_dynamic(x, 0)
 
 
 def _direction_slice(x, d: int):
