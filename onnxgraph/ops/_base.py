@@ -8,7 +8,7 @@ from onnxgraph.backend import dtypes
 from onnxgraph.backend.emit import as_tensor, constant, emit
 from onnxgraph.backend.ir import SymbolicTensor
 
-__all__ = ["any_symbolic", "to_numpy", "broadcast_shapes", "binary_operands", "emit", "as_tensor",
+__all__ = ["any_symbolic", "to_numpy", "keras_float", "broadcast_shapes", "binary_operands", "emit", "as_tensor",
            "constant", "int64s", "normalize_axis"]
 
 
@@ -27,6 +27,19 @@ def to_numpy(x):
     if value is not None and hasattr(x, "graph_value"):
         return value
     return np.asarray(x) if not isinstance(x, (int, float, bool)) else x
+
+
+def keras_float(result, *operands):
+    """An eager numpy result under Keras's dtype rule: float64 only comes from float64 arrays.
+
+    numpy turns Python floats and int/int division into float64; Keras (and the symbolic path)
+    gives float32 there.
+    """
+    if getattr(result, "dtype", None) != np.float64:
+        return result
+    if any(isinstance(o, (np.ndarray, np.generic)) and o.dtype == np.float64 for o in operands):
+        return result
+    return result.astype(np.float32)
 
 
 def broadcast_shapes(a: tuple, b: tuple, op: str = "op") -> tuple:

@@ -108,7 +108,7 @@ def arange(start, stop=None, step=1, dtype=None):
     if stop is None:
         start, stop = 0, start
     if dtype is None:
-        is_int = all(isinstance(v, (int, np.integer)) or (isinstance(v, SymbolicTensor) and dtypes.is_int(v.dtype))
+        is_int = all(dtypes.is_int(v.dtype) if isinstance(v, SymbolicTensor) else np.asarray(v).dtype.kind in "iu"
                      for v in (start, stop, step))
         dtype = "int32" if is_int else dtypes.FLOATX
     if not any_symbolic(start, stop, step):

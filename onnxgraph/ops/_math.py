@@ -6,7 +6,7 @@ import numpy as np
 
 from onnxgraph.backend import dtypes
 from onnxgraph.ops._base import (any_symbolic, as_tensor, binary_operands, broadcast_shapes, constant,
-                                 emit, to_numpy)
+                                 emit, keras_float, to_numpy)
 from onnxgraph.ops._dispatch import keras_op
 
 __all__ = ["add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "mod", "power",
@@ -19,7 +19,8 @@ __all__ = ["add", "subtract", "multiply", "divide", "true_divide", "floor_divide
 
 def _binary(onnx_op: str, np_fn, a, b, *, boolean: bool = False):
     if not any_symbolic(a, b):
-        return np_fn(to_numpy(a), to_numpy(b))
+        a, b = to_numpy(a), to_numpy(b)
+        return keras_float(np_fn(a, b), a, b)
     a, b = binary_operands(a, b)
     shape = broadcast_shapes(a.shape, b.shape, onnx_op)
     return emit(onnx_op, [a, b], shapes=[shape], dtypes_=["bool" if boolean else a.dtype])
@@ -30,6 +31,14 @@ def _unary(onnx_op: str, np_fn, x, *, boolean: bool = False):
         return np_fn(to_numpy(x))
     x = as_tensor(x)
     return emit(onnx_op, [x], shapes=[x.shape], dtypes_=["bool" if boolean else x.dtype])
+
+
+def _float_unary(onnx_op: str, np_fn, x):
+    """exp/log/sqrt/...: integer inputs compute in float32, as in Keras."""
+    if not any_symbolic(x):
+        x = np.asarray(to_numpy(x))
+        return np_fn(x if x.dtype.kind in "fc" else x.astype(np.float32))
+    return _unary(onnx_op, None, _float_operand(x))
 
 
 def _float_operand(x):
@@ -65,7 +74,8 @@ def multiply(x1, x2):
 def divide(x1, x2):
     """Elementwise true division (ONNX Div); integer inputs divide as float32 like Keras."""
     if not any_symbolic(x1, x2):
-        return np.true_divide(to_numpy(x1), to_numpy(x2))
+        a, b = to_numpy(x1), to_numpy(x2)
+        return keras_float(np.true_divide(a, b), a, b)
     x1, x2 = binary_operands(x1, x2)
     if not dtypes.is_float(x1.dtype):
         x1, x2 = cast(x1, dtypes.FLOATX), cast(x2, dtypes.FLOATX)
@@ -240,7 +250,7 @@ def round(x, decimals=0):  # noqa: A001 - keras.ops name
 @keras_op
 def exp(x):
     """e ** x (ONNX Exp)."""
-    return _unary("Exp", np.exp, x) if not any_symbolic(x) else _unary("Exp", None, _float_operand(x))
+    return _float_unary("Exp", np.exp, x)
 
 
 @keras_op
@@ -254,7 +264,7 @@ def expm1(x):
 @keras_op
 def log(x):
     """Natural logarithm (ONNX Log)."""
-    return _unary("Log", np.log, x) if not any_symbolic(x) else _unary("Log", None, _float_operand(x))
+    return _float_unary("Log", np.log, x)
 
 
 @keras_op
@@ -284,7 +294,7 @@ def log10(x):
 @keras_op
 def sqrt(x):
     """Square root (ONNX Sqrt)."""
-    return _unary("Sqrt", np.sqrt, x) if not any_symbolic(x) else _unary("Sqrt", None, _float_operand(x))
+    return _float_unary("Sqrt", np.sqrt, x)
 
 
 @keras_op
@@ -322,19 +332,19 @@ def erf(x):
 @keras_op
 def sin(x):
     """Sine (ONNX Sin)."""
-    return _unary("Sin", np.sin, x) if not any_symbolic(x) else _unary("Sin", None, _float_operand(x))
+    return _float_unary("Sin", np.sin, x)
 
 
 @keras_op
 def cos(x):
     """Cosine (ONNX Cos)."""
-    return _unary("Cos", np.cos, x) if not any_symbolic(x) else _unary("Cos", None, _float_operand(x))
+    return _float_unary("Cos", np.cos, x)
 
 
 @keras_op
 def tan(x):
     """Tangent (ONNX Tan)."""
-    return _unary("Tan", np.tan, x) if not any_symbolic(x) else _unary("Tan", None, _float_operand(x))
+    return _float_unary("Tan", np.tan, x)
 
 
 @keras_op
@@ -382,7 +392,8 @@ def where(condition, x1=None, x2=None):
     if not any_symbolic(condition, x1, x2):
         if x1 is None:
             return np.nonzero(to_numpy(condition))
-        return np.where(to_numpy(condition), to_numpy(x1), to_numpy(x2))
+        a, b = to_numpy(x1), to_numpy(x2)
+        return keras_float(np.where(to_numpy(condition), a, b), a, b)
     condition = _as_bool(condition)
     if x1 is None:
         from onnxgraph.ops._shape import unstack

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxgraph.backend import dtypes
-from onnxgraph.ops._base import any_symbolic, as_tensor, emit, int64s, normalize_axis, to_numpy
+from onnxgraph.ops._base import any_symbolic, as_tensor, emit, int64s, keras_float, normalize_axis, to_numpy
 from onnxgraph.ops._dispatch import keras_op
 from onnxgraph.ops._math import cast, not_equal, sqrt, square, subtract
 
@@ -53,7 +53,10 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 - keras.ops name
 @keras_op
 def mean(x, axis=None, keepdims=False):
     """Mean over `axis` (ONNX ReduceMean); integer inputs give float32 like Keras."""
-    if any_symbolic(x) and not dtypes.is_float(as_tensor(x).dtype):
+    if not any_symbolic(x):
+        x = to_numpy(x)
+        return keras_float(np.mean(x, axis=_np_axis(axis), keepdims=keepdims), x)
+    if not dtypes.is_float(as_tensor(x).dtype):
         x = cast(x, dtypes.FLOATX)
     return _reduce("ReduceMean", np.mean, x, axis, keepdims)
 
@@ -110,6 +113,8 @@ def _arg_reduce(onnx_op: str, np_fn, x, axis, keepdims):
     if not any_symbolic(x):
         return np_fn(to_numpy(x), axis=axis, keepdims=keepdims).astype(np.int32)
     x = as_tensor(x)
+    if x.dtype not in ("float32", "float64", "float16", "int32", "int8", "uint8"):
+        x = cast(x, "float64")  # onnxruntime's ArgMax/ArgMin kernels stop at these types
     if axis is None:
         from onnxgraph.ops._shape import reshape
 
@@ -140,7 +145,8 @@ def argmin(x, axis=None, keepdims=False):
 def var(x, axis=None, keepdims=False):
     """Population variance over `axis`: mean((x - mean(x))**2)."""
     if not any_symbolic(x):
-        return np.var(to_numpy(x), axis=_np_axis(axis), keepdims=keepdims)
+        x = to_numpy(x)
+        return keras_float(np.var(x, axis=_np_axis(axis), keepdims=keepdims), x)
     centered = subtract(x, mean(x, axis, keepdims=True))
     return mean(square(centered), axis, keepdims)
 
@@ -149,7 +155,8 @@ def var(x, axis=None, keepdims=False):
 def std(x, axis=None, keepdims=False):
     """Population standard deviation over `axis`: sqrt(var(x))."""
     if not any_symbolic(x):
-        return np.std(to_numpy(x), axis=_np_axis(axis), keepdims=keepdims)
+        x = to_numpy(x)
+        return keras_float(np.std(x, axis=_np_axis(axis), keepdims=keepdims), x)
     return sqrt(var(x, axis, keepdims))
 
 
