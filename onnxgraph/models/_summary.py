@@ -88,6 +88,8 @@ def _rows(model, with_connections, show_trainable, expand_nested, indent=""):
 
 
 def _type_name(layer) -> str:
+    if hasattr(layer, "_summary_type"):  # op-layers show their operation, as Keras 3 does
+        return layer._summary_type()
     name = type(layer).__name__
     return "Functional" if name == "Model" and getattr(layer, "_functional", False) else name
 
