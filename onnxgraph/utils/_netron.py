@@ -89,6 +89,15 @@ def _stop_all() -> None:
         live.stop(timeout=2.0)
 
 
+def _place(source: str, target: str) -> None:
+    """Hard link (or copy) a file into the served folder; Netron refuses symlinks out of it."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def _write_model(source, folder: str, layer_functions: bool) -> str:
     """Put the model file (and any external data files) into `folder`; return its path."""
     import onnx
@@ -98,12 +107,12 @@ def _write_model(source, folder: str, layer_functions: bool) -> str:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"view: no model file at {path!r}.")
         target = os.path.join(folder, os.path.basename(path))
-        os.symlink(path, target)
+        _place(path, target)
         proto = onnx.load(path, load_external_data=False)
         for tensor in proto.graph.initializer:
             for entry in tensor.external_data:
                 if entry.key == "location" and not os.path.exists(os.path.join(folder, entry.value)):
-                    os.symlink(os.path.join(os.path.dirname(path), entry.value), os.path.join(folder, entry.value))
+                    _place(os.path.join(os.path.dirname(path), entry.value), os.path.join(folder, entry.value))
         return target
     from onnxgraph.saving._files import save_model_file
 
