@@ -301,16 +301,38 @@ def _range(node, ctx):
 
 
 def _dropout(node, ctx):
+    """Active Dropout gets its mask output declared and loses its `seed` attribute.
+
+    ORT's DropoutGrad needs the mask as an output. A seeded Dropout kernel keeps its own
+    generator for the session's life, so its masks could not be replayed; without the attribute
+    every mask comes from onnxruntime's global generator, which fit() reseeds from
+    (training seed, epoch) at each epoch start -- reproducible runs and exact resumes.
+    """
     x = node.inputs[0]
     training = node.inputs[2] if len(node.inputs) > 2 else None
-    if training is None:
-        # No training_mode means inference: the identity (ORT would scale its gradient by 1/(1-p)).
-        return [x, None]
-    if len(node.outputs) == 2:
+    if training is None or (training.kind == "constant" and not bool(np.asarray(training.const))):
+        # No (or false) training_mode means inference: the identity (ORT would scale its gradient by 1/(1-p)).
+        return [x] + [None] * (len(node.outputs) - 1)
+    if len(node.outputs) == 2 and "seed" not in node.attrs:
         return None
-    # ORT's DropoutGrad needs the mask declared as an output.
-    y, _ = E("Dropout", node.inputs, node.attrs, outputs=2)
-    return [y]
+    attrs = {k: v for k, v in node.attrs.items() if k != "seed"}
+    y, mask = E("Dropout", node.inputs, attrs, outputs=2)
+    return [y, mask][:len(node.outputs)]
+
+
+def _pad(node, ctx):
+    """Pad with an `axes` input: ORT's PadGrad assumes full-rank pads, so expand them."""
+    if len(node.inputs) < 4 or node.inputs[3] is None:
+        return None
+    x = node.inputs[0]
+    pads = const_value(node.inputs[1], "the pads", node).reshape(-1)
+    axes = [int(a) % x.ndim for a in const_value(node.inputs[3], "the pad axes", node).reshape(-1)]
+    full = np.zeros(2 * x.ndim, np.int64)
+    for i, axis in enumerate(axes):
+        full[axis], full[x.ndim + axis] = pads[i], pads[len(axes) + i]
+    out = node.outputs[0]
+    inputs = [x, const(full, "int64")] + ([node.inputs[2]] if node.inputs[2] is not None else [])
+    return [E("Pad", inputs, node.attrs, out.shape, out.dtype)]
 
 
 def _layer_normalization(node, ctx):
@@ -328,6 +350,6 @@ RULES = {
     "ReduceMax": _reduce_extreme("ArgMax"), "ReduceMin": _reduce_extreme("ArgMin"),
     "ReduceSumSquare": _reduce_via("Mul", None), "ReduceL1": _reduce_via("Abs", None),
     "ReduceLogSum": _reduce_via(None, "Log"), "LpNormalization": _lp_normalization,
-    "Where": _where, "Split": _split, "Slice": _slice, "Range": _range, "Dropout": _dropout,
+    "Where": _where, "Split": _split, "Slice": _slice, "Range": _range, "Dropout": _dropout, "Pad": _pad,
     "LayerNormalization": _layer_normalization,
 }

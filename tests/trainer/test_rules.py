@@ -73,6 +73,7 @@ ELEMENTWISE = {
     "SplitUnused": lambda x, w: emit("Split", [x, _i([2, 3])], {"axis": 1}, outputs=2)[1],
     "DropoutNoTraining": lambda x, w: emit("Dropout", [x, _c(0.5)]),
     "DropoutNoMask": lambda x, w: emit("Dropout", [x, _c(0.0), constant(np.array(True))], {"seed": 1}),
+    "PadAxes": _op("Pad", {"mode": "constant"}, [_i([1, 2]), _c(0.5), _i([1])]),
     "LayerNormalization": lambda x, w: emit("LayerNormalization", [x, w["slope"], w["bias"]], {"axis": -1}),
 }
 
@@ -81,7 +82,7 @@ ELEMENTWISE = {
 def test_elementwise_and_plumbing_rules(name):
     nodes = _check((5,), ELEMENTWISE[name], {"slope": (5,), "bias": (5,)})
     op = {"Max3": "Max", "WhereBroadcast": "Where", "SliceReverse": "Slice",
-          "SliceStep2Reverse": "Slice", "SplitUnused": "Split", "DropoutNoTraining": "Dropout",
+          "SliceStep2Reverse": "Slice", "PadAxes": "Pad", "SplitUnused": "Split", "DropoutNoTraining": "Dropout",
           "DropoutNoMask": "Dropout", "LpNormalization2": "LpNormalization",
           "LpNormalization1": "LpNormalization"}.get(name, name)
     assert op in nodes  # the inference file keeps the original op
