@@ -122,18 +122,43 @@ def _has_onnxgraph_config(proto) -> bool:
     return any(p.key == CONFIG_KEY for p in proto.metadata_props)
 
 
-def _cut_plain_onnx(proto, names, source):
-    """Feature values of an ONNX file from another tool: extract the subgraph up to those values."""
+def _cut_plain_onnx(proto, names, source) -> bytes:
+    """Features of an ONNX file from another tool, cut at node names or ONNX value names.
+
+    `Model.from_onnx` wraps the graph so the cut keeps only the nodes and weights it needs; graphs
+    it cannot wrap (control flow, local functions, custom domains) are cut with onnx's extractor.
+    """
+    from onnxgraph.models import Model
+
+    try:
+        imported = Model.from_onnx(proto, name="imported")
+    except ValueError:
+        return _extract(proto, names, source)
+    outputs = {}
+    for name in names:
+        try:
+            outputs[name] = imported.get_tensor(name)
+        except ValueError:
+            try:
+                outputs[name] = imported.get_layer(name).output
+            except ValueError:
+                raise ValueError(f"{source} has no node or value named {name!r}; it is not an onnxgraph file, "
+                                 "so features are cut at ONNX node or value names (see the graph in "
+                                 "Netron, or `onnxgraph summary`).") from None
+    return Model(imported.inputs, outputs, name="features").to_onnx().SerializeToString()
+
+
+def _extract(proto, names, source) -> bytes:
     import onnx.utils
 
-    known = {v.name for v in proto.graph.value_info} | {o.name for o in proto.graph.output}
-    known |= {out for node in proto.graph.node for out in node.output}
+    known = {out for node in proto.graph.node for out in node.output}
     missing = [n for n in names if n not in known]
     if missing:
-        raise ValueError(f"{source} has no value named {missing}; it is not an onnxgraph file, so features "
-                         "are cut at ONNX value names (see the graph in Netron).")
-    inputs = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
-    return onnx.utils.Extractor(proto).extract_model(inputs, list(names))
+        raise ValueError(f"{source} has no ONNX value named {missing}; features of this file are cut at value "
+                         "names (see the graph in Netron).")
+    weights = {t.name for t in proto.graph.initializer}
+    inputs = [i.name for i in proto.graph.input if i.name not in weights]
+    return onnx.utils.Extractor(proto).extract_model(inputs, list(names)).SerializeToString()
 
 
 def _spec_from_model(model, name, layers) -> ModelSpec:
@@ -144,20 +169,16 @@ def _spec_from_model(model, name, layers) -> ModelSpec:
 
 
 def _spec_from_path(path, name, layers) -> ModelSpec:
-    from onnxgraph.saving import load_model
     from onnxgraph.saving._files import read_model_file
+    from onnxgraph.saving._load import model_from_proto
 
     proto = read_model_file(path)
     stem = name or os.path.splitext(os.path.basename(os.fspath(path)))[0]
-    if _has_onnxgraph_config(proto):
-        return _spec_from_model(load_model(path), stem, layers)
-    from onnxgraph.models import Model
-
-    if hasattr(Model, "from_onnx"):  # the interop wrapper, when installed, also cuts by layer name
-        return _spec_from_model(Model.from_onnx(path), stem, layers)
-    if layers:
-        proto = _cut_plain_onnx(proto, layers, path)
-    return ModelSpec(stem, proto.SerializeToString(), "onnx", tuple(layers or ()))
+    if _has_onnxgraph_config(proto):  # what og.load_model does, without reading the file twice
+        return _spec_from_model(model_from_proto(proto, source=os.fspath(path)), stem, layers)
+    # A file from another tool runs as it is: no re-export that could change it.
+    data = _cut_plain_onnx(proto, layers, path) if layers else proto.SerializeToString()
+    return ModelSpec(stem, data, "onnx", tuple(layers or ()))
 
 
 def _one_spec(item, name=None, layers=None) -> ModelSpec:
@@ -171,10 +192,12 @@ def _one_spec(item, name=None, layers=None) -> ModelSpec:
         import onnx
 
         proto = onnx.load_from_string(bytes(item))
-        if layers:
-            proto = _cut_plain_onnx(proto, layers, "the ONNX bytes")
-        return ModelSpec(name or proto.graph.name or "model", proto.SerializeToString(), "onnx",
-                         tuple(layers or ()))
+        if _has_onnxgraph_config(proto):
+            from onnxgraph.saving._load import model_from_proto
+
+            return _spec_from_model(model_from_proto(proto), name, layers)
+        data = _cut_plain_onnx(proto, layers, "the ONNX bytes") if layers else bytes(item)
+        return ModelSpec(name or proto.graph.name or "model", data, "onnx", tuple(layers or ()))
     if hasattr(item, "to_onnx") and hasattr(item, "get_layer"):
         return _spec_from_model(item, name, layers)
     raise TypeError(f"Cannot serve a {type(item).__name__}: pass an og.Model, a path to a .onnx file, "
