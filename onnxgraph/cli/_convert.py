@@ -61,7 +61,9 @@ def run_extract(args) -> int:
         raise ValueError("--outputs needs at least one name")
     model = load_any(args.model)
     outputs = resolve_outputs(model, names)
-    extractor = Model(model.inputs, outputs, name=f"{model.name}_features")
+    inputs = model.inputs
+    extractor = Model(inputs[0] if len(inputs) == 1 else inputs, outputs[0] if len(outputs) == 1 else outputs,
+                      name=f"{model.name}_features")
     extractor.save(args.output)
     kept = len(extractor.to_onnx().graph.node)
     print(f"wrote {args.output}: outputs {extractor.output_names}, {kept} nodes, "

@@ -77,6 +77,11 @@ def export_model(model, filepath, target_opset: int | None = None, fp16: bool = 
     """
     if fp16 and quantize:
         raise ValueError("Choose fp16=True or quantize=..., not both: int8 quantization starts from float32.")
+    if quantize not in (None, "dynamic", "static"):
+        raise ValueError(f"quantize must be None, 'dynamic' or 'static', got {quantize!r}.")
+    if quantize == "static" and calibration_data is None:
+        raise ValueError("quantize='static' needs calibration_data: a few hundred samples shaped like the "
+                         "model's inputs (the same array/list/dict you would pass to predict).")
     filepath = os.fspath(filepath)
     base = _base_proto(model)
     out = base

@@ -70,12 +70,12 @@ def quantize(proto: onnx.ModelProto, mode: str, calibration_feeds: list[dict] | 
     static quantization also covers convolutions and needs `calibration_feeds`, a list of
     {input name: array} batches representative of real data.
     """
-    q = import_quantization()
     if mode not in ("dynamic", "static"):
         raise ValueError(f"quantize must be None, 'dynamic' or 'static', got {mode!r}.")
     if mode == "static" and not calibration_feeds:
         raise ValueError("quantize='static' needs calibration_data: a few hundred samples shaped like the "
                          "model's inputs (the same array/list/dict you would pass to predict).")
+    q = import_quantization()
     from onnxgraph.export._opset import convert_to_opset, model_opset
 
     if mode == "static" and model_opset(proto) > 20:
