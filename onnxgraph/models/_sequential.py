@@ -5,6 +5,7 @@ from __future__ import annotations
 from onnxgraph.backend.ir import SymbolicTensor
 from onnxgraph.layers._input_layer import Input, InputLayer
 from onnxgraph.layers._layer import Layer
+from onnxgraph.layers._node import recording
 from onnxgraph.models._model import Model
 
 __all__ = ["Sequential"]
@@ -62,8 +63,11 @@ class Sequential(Model):
             self.built = bool(self._stack) and all(layer.built for layer in self._stack)
             return
         x = self._input_tensor
-        for layer in self._stack:
-            x = layer(x)
+        # The stack's own graph of layers is recorded even when the first call happens inside
+        # an eager compile or a replay (which turn recording off): _init_graph walks it.
+        with recording(True):
+            for layer in self._stack:
+                x = layer(x)
         self._init_graph(self._input_tensor, x)
 
     @property
