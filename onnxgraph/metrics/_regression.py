@@ -79,9 +79,11 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
 
     Args:
         from_logits: bool.
+        ignore_class: must be None (not supported yet).
         axis: int.
     """
 
-    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False, axis=-1):
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False, ignore_class=None,
+                 axis=-1):
         super().__init__(_f32(losses.sparse_categorical_crossentropy), name=name, dtype=dtype,
-                         from_logits=from_logits, axis=axis)
+                         from_logits=from_logits, ignore_class=ignore_class, axis=axis)
