@@ -30,6 +30,7 @@ class TrainingMixin:
     _compile_config = None
     _metrics_state = None
     _completed_epochs = 0
+    _resume_epoch = 0
     _train_seed = None
     _pending_optimizer_state = None
     _train_threads = None
@@ -122,8 +123,9 @@ class TrainingMixin:
         """Train for `epochs` epochs on arrays, lists/dicts of arrays, or an iterable of batches.
 
         Returns a History whose `history` dict has Keras's keys (`loss`, metric names, `val_*`,
-        `<output>_loss` for several outputs). `initial_epoch` defaults to the epoch count restored by
-        `load_checkpoint` (else 0), so `fit(epochs=10)` after resuming from epoch 5 runs epochs 6-10.
+        `<output>_loss` for several outputs). `initial_epoch` defaults to 0, except for the first fit
+        after `load_checkpoint`, which continues from the checkpoint's epoch: after resuming from
+        epoch 5, `fit(epochs=10)` runs epochs 6-10.
 
         Example:
             >>> history = model.fit(x_train, y_train, batch_size=64, epochs=2, validation_split=0.2)
@@ -139,7 +141,8 @@ class TrainingMixin:
         elif validation_data is not None:
             val_data = self._validation(spec, validation_data, validation_batch_size or batch_size, validation_steps)
         verbose = 1 if verbose == "auto" else verbose
-        initial_epoch = self._completed_epochs if initial_epoch is None else initial_epoch
+        if initial_epoch is None:
+            initial_epoch, self._resume_epoch = self._resume_epoch, 0
         return fit_loop(self, self._engine, self._compile_config, self._metrics_state, data, val_data,
                         epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
                         validation_freq=validation_freq, seed=self._train_seed)
@@ -282,7 +285,7 @@ class TrainingMixin:
             self._pending_optimizer_state = (meta.get("optimizer_params"), opt_state)
             if self._engine is not None:
                 self._apply_pending_optimizer_state()
-        self._completed_epochs = int(meta.get("epoch", 0))
+        self._completed_epochs = self._resume_epoch = int(meta.get("epoch", 0))
         if meta.get("seed") is not None:
             self._train_seed = int(meta["seed"])
         return self._completed_epochs

@@ -139,7 +139,8 @@ def build_graphs(model, losses, loss_weights, label_specs):
     reachable = _reachable_variables(train_graph, n_losses)
     requires_grad = [name for name, (var, _) in params.items() if id(var) in trainable_ids and id(var) in reachable]
     frozen = [name for name in params if name not in requires_grad]
-    _params_as_inputs(eval_proto, eval_weights, {id(v): n for n, (v, _) in params.items()})
+    order = [init for init in train_proto.graph.initializer if init.name in params]
+    _params_as_inputs(eval_proto, eval_weights, {id(v): n for n, (v, _) in params.items()}, order)
 
     n_out = len(model.outputs)
     names = [o.name for o in train_proto.graph.output]
@@ -179,8 +180,13 @@ def _reachable_variables(graph: Graph, n_losses: int) -> set[int]:
     return found
 
 
-def _params_as_inputs(proto, weight_map, train_names: dict) -> None:
-    """Rename the eval graph's weights to the training names and turn them into graph inputs."""
+def _params_as_inputs(proto, weight_map, train_names: dict, order) -> None:
+    """Rename the eval graph's weights to the training names and make them graph inputs.
+
+    onnxruntime-training's Module feeds the eval model its parameters positionally, in the
+    training model's order, so the eval model declares all of them, in that order (a weight
+    the eval graph does not read is an unused input).
+    """
     rename = {}
     for var_id, (name, _) in weight_map.items():
         if var_id in train_names:
@@ -191,13 +197,8 @@ def _params_as_inputs(proto, weight_map, train_names: dict) -> None:
         raise RuntimeError(f"Evaluation graph names {sorted(clash)} collide with weight names.")
     for node in proto.graph.node:
         node.input[:] = [rename.get(n, n) for n in node.input]
-    keep = []
-    for init in proto.graph.initializer:
-        if init.name in rename:
-            new = rename[init.name]
-            proto.graph.input.append(helper.make_tensor_value_info(new, init.data_type, list(init.dims)))
-        else:
-            keep.append(init)
+    keep = [init for init in proto.graph.initializer if init.name not in rename]
     del proto.graph.initializer[:]
     proto.graph.initializer.extend(keep)
-
+    for init in order:
+        proto.graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
