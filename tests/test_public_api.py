@@ -6,7 +6,8 @@ import inspect
 import pytest
 
 PACKAGES = ["onnxgraph", "onnxgraph.layers", "onnxgraph.ops", "onnxgraph.models", "onnxgraph.saving",
-            "onnxgraph.utils", "onnxgraph.activations", "onnxgraph.initializers", "onnxgraph.runtime"]
+            "onnxgraph.utils", "onnxgraph.activations", "onnxgraph.initializers", "onnxgraph.runtime",
+            "onnxgraph.losses", "onnxgraph.metrics", "onnxgraph.optimizers", "onnxgraph.optimizers.schedules"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

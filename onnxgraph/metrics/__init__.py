@@ -35,7 +35,7 @@ from onnxgraph.metrics._auc import AUC
 from onnxgraph.metrics._metric import Mean, MeanMetricWrapper, Metric, Sum
 from onnxgraph.metrics._regression import (BinaryCrossentropy, CategoricalCrossentropy, MeanAbsoluteError,
                                            MeanSquaredError, RootMeanSquaredError, SparseCategoricalCrossentropy)
-from onnxgraph.utils._naming import to_snake_case
+from onnxgraph.utils._naming import to_snake_case as _to_snake_case
 
 __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
            "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "AUC",
@@ -48,7 +48,7 @@ _CLASSES = [Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
             TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, AUC, MeanSquaredError, MeanAbsoluteError,
             RootMeanSquaredError, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy]
 _BY_NAME = {cls.__name__: cls for cls in _CLASSES}
-_BY_NAME.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})
+_BY_NAME.update({_to_snake_case(cls.__name__): cls for cls in _CLASSES})
 _BY_NAME.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
                  "MAE": MeanAbsoluteError, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy})
 
