@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 
@@ -70,15 +71,29 @@ def _fsync(path: str) -> None:
 
 
 def _external_locations(filepath: str) -> set[str]:
+    """Data files an earlier save of this path wrote, to clean up after overwriting it.
+
+    Only names this module creates (`<file>.onnx.<8 hex>.data`, no folders) qualify: an old
+    file is data too, and its `location` entries must never make a save delete other files.
+    """
+    from onnxgraph.saving._external import iter_tensors
+
     try:
         proto = onnx.load(filepath, load_external_data=False)
     except Exception:  # noqa: BLE001 - an unreadable old file has no data files to clean up
         return set()
-    return {entry.value for t in proto.graph.initializer for entry in t.external_data if entry.key == "location"}
+    owned = re.compile(re.escape(os.path.basename(filepath)) + r"\.[0-9a-f]{8}\.data")
+    locations = {entry.value for t in iter_tensors(proto) for entry in t.external_data if entry.key == "location"}
+    return {location for location in locations if owned.fullmatch(location)}
 
 
 def read_model_file(filepath) -> onnx.ModelProto:
-    """Load an `.onnx` file; external data must live inside the model's folder."""
+    """Load an `.onnx` file; external data must be regular files inside the model's folder.
+
+    Every external reference is checked before any byte is read (see `_external.py`).
+    """
+    from onnxgraph.saving._external import load_external_data
+
     filepath = os.fspath(filepath)
     if not os.path.isfile(filepath):
         raise FileNotFoundError(f"No model file at {filepath!r}.")
@@ -86,29 +101,8 @@ def read_model_file(filepath) -> onnx.ModelProto:
         proto = onnx.load(filepath, load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf raises several types
         raise ValueError(f"{filepath} is not a readable ONNX model: {exc}") from None
-    folder = os.path.realpath(os.path.dirname(os.path.abspath(filepath)))
-    for tensor in _all_tensors(proto):
-        if tensor.data_location != onnx.TensorProto.EXTERNAL:
-            continue
-        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-        target = os.path.realpath(os.path.join(folder, location))
-        if os.path.isabs(location) or os.path.commonpath([folder, target]) != folder:
-            raise ValueError(
-                f"{filepath}: tensor '{tensor.name}' points its external data at {location!r}, outside "
-                "the model's folder. Refusing to read it; keep data files beside the model."
-            )
-        if not os.path.isfile(target):
-            raise FileNotFoundError(f"{filepath}: external data file {location!r} for '{tensor.name}' is missing.")
-    onnx.load_external_data_for_model(proto, folder)
+    load_external_data(proto, os.path.dirname(os.path.abspath(filepath)), filepath)
     return proto
-
-
-def _all_tensors(proto):
-    yield from proto.graph.initializer
-    for node in proto.graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.TENSOR:
-                yield attr.t
 
 
 def convert_opset(proto, target_opset: int):
