@@ -99,7 +99,7 @@ class Mean(Metric):
 
     Example:
         >>> m = Mean(); m.update_state([1, 3]); m.update_state([5], sample_weight=[2]); m.result()
-        3.75
+        3.5
     """
 
     def __init__(self, name="mean", dtype=None):

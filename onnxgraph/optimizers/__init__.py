@@ -28,7 +28,7 @@ Example:
     >>> w = np.ones((2, 2), np.float32)
     >>> opt = optimizers.get("sgd")
     >>> opt.apply([w], [np.full((2, 2), 10.0, np.float32)])
-    >>> float(w[0, 0]), opt.iterations
+    >>> round(float(w[0, 0]), 6), opt.iterations
     (0.9, 1)
 """
 

@@ -30,6 +30,7 @@ class Optimizer:
         name: str; auto-named from the class like Keras when None.
 
     Example:
+        >>> from onnxgraph.optimizers import SGD
         >>> opt = SGD(learning_rate=0.1)
         >>> w = np.ones(3, np.float32); opt.apply([w], [np.ones(3, np.float32)]); w
         array([0.9, 0.9, 0.9], dtype=float32)
@@ -137,6 +138,7 @@ class Optimizer:
             grads: list of arrays of the same shapes (None skips that parameter this step).
 
         Example:
+            >>> from onnxgraph.optimizers import Adam
             >>> w = np.zeros(2, np.float32); Adam().apply([w], [np.ones(2, np.float32)])
         """
         params, grads = list(params), list(grads)

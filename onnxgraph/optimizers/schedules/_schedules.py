@@ -53,7 +53,7 @@ class ExponentialDecay(LearningRateSchedule):
         name: str.
 
     Example:
-        >>> ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)(10)
+        >>> round(ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)(10), 6)
         0.05
     """
 
@@ -163,7 +163,7 @@ class InverseTimeDecay(LearningRateSchedule):
         name: str.
 
     Example:
-        >>> InverseTimeDecay(0.1, decay_steps=1, decay_rate=1.0)(1)
+        >>> round(InverseTimeDecay(0.1, decay_steps=1, decay_rate=1.0)(1), 6)
         0.05
     """
 
