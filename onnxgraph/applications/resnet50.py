@@ -1,0 +1,13 @@
+"""`keras.applications.resnet50`: the ResNet50 constructor and its input preprocessing."""
+
+from onnxgraph.applications import _imagenet_utils
+from onnxgraph.applications._resnet import ResNet50
+
+__all__ = ["ResNet50", "preprocess_input"]
+
+
+def preprocess_input(x, data_format=None):
+    """Preprocess a channels_last RGB image batch (numpy) for ResNet50 ("caffe" mode, as Keras)."""
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"onnxgraph applications are channels_last; got data_format={data_format!r}.")
+    return _imagenet_utils.preprocess_input(x, mode="caffe")
