@@ -103,8 +103,11 @@ def build_app(models, *, max_batch_size: int = 64, max_latency_ms: float = 5.0,
         return JSONResponse({"models": [describe(m) for m in served.values()]})
 
     async def get_model(request):
+        name = request.path_params["name"]
+        if name.endswith(":predict"):
+            return _error(405, f"Predict takes POST: POST /v1/models/{name} with a JSON or .npy body.", name)
         try:
-            return JSONResponse(describe(lookup(request.path_params["name"])))
+            return JSONResponse(describe(lookup(name)))
         except HTTPError as exc:
             return _error(exc.status, exc.message, request.path_params["name"])
 
@@ -125,4 +128,5 @@ def build_app(models, *, max_batch_size: int = 64, max_latency_ms: float = 5.0,
     app.state.metrics = metrics
     app.state.models = served
     app.state.batchers = batchers
+    app.state.hurry = lambda: [b.hurry() for b in batchers.values()]
     return app

@@ -24,6 +24,7 @@ class InferenceError(RuntimeError):
 
 
 _STOP = object()
+_WAKE = object()  # ends a wait for company early (server shutting down)
 
 
 class _Pending:
@@ -82,6 +83,13 @@ class DynamicBatcher:
             await self._worker
             self._worker = None
 
+    def hurry(self) -> None:
+        """Stop waiting for company: run what is queued now (called when shutdown begins, so that
+        accepted requests finish instead of waiting out `max_latency_ms`)."""
+        self.max_latency = 0.0
+        if self._queue is not None:
+            self._queue.put_nowait(_WAKE)
+
     async def submit(self, feeds: dict) -> list:
         """Run one request (already checked by `served.feeds`); returns its outputs."""
         if self._closed:
@@ -116,6 +124,8 @@ class DynamicBatcher:
         stopping = False
         while not stopping or self._carry is not None:
             first = await self._next(None)
+            if first is _WAKE:
+                continue
             if first is _STOP:
                 stopping = True
                 continue
@@ -133,7 +143,7 @@ class DynamicBatcher:
         """Add compatible requests until full or past `deadline`; True when the stop sentinel came."""
         while rows < self.max_batch_size and self.batching:
             item = await self._next(deadline - time.perf_counter())
-            if item is None:
+            if item is None or item is _WAKE:
                 return False
             if item is _STOP:
                 return True

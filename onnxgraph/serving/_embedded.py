@@ -65,7 +65,19 @@ def make_server(models, *, host: str = "127.0.0.1", port: int = 8000, layers=Non
     sock = _bind(host, port)
     config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False,
                             timeout_graceful_shutdown=graceful_timeout)
-    return uvicorn.Server(config), sock, served
+    return _server_class(uvicorn)(config), sock, served
+
+
+def _server_class(uvicorn):
+    class Server(uvicorn.Server):
+        """uvicorn's server, telling the batchers to stop waiting for company once shutdown begins
+        (uvicorn waits for accepted requests before the app's own shutdown runs)."""
+
+        async def shutdown(self, sockets=None):
+            self.config.app.state.hurry()
+            await super().shutdown(sockets=sockets)
+
+    return Server
 
 
 class ServerHandle:
