@@ -32,7 +32,7 @@ class TrainingMixin:
     _completed_epochs = 0
     _resume_epoch = 0
     _train_seed = None
-    _pending_optimizer_state = None
+    _optimizer_order = None
     _train_threads = None
 
     # -- compile ---------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ class TrainingMixin:
         if self._engine is None:
             self._engine = Engine(self, losses, config.loss_weights, config.label_specs(), self.optimizer,
                                   threads=self._train_threads)
-            self._apply_pending_optimizer_state()
+            self._match_optimizer_order()
         return DataSpec(self, losses)
 
     def _data(self, spec, x, y, sample_weight=None, class_weight=None, batch_size=None, shuffle=False,
@@ -252,9 +252,7 @@ class TrainingMixin:
     def _optimizer_param_paths(self):
         if self._engine is not None:
             return self._engine.trainable_paths
-        if self._pending_optimizer_state is not None:
-            return self._pending_optimizer_state[0]
-        return None
+        return self._optimizer_order
 
     def load_checkpoint(self, filepath) -> int:
         """Restore what `save_checkpoint` wrote; returns the number of completed epochs.
@@ -282,27 +280,25 @@ class TrainingMixin:
             if saved_name and saved_name != type(self.optimizer).__name__:
                 raise ValueError(f"The checkpoint was saved with a {saved_name} optimizer but the model is compiled "
                                  f"with {type(self.optimizer).__name__}; compile with {saved_name} to resume.")
-            self._pending_optimizer_state = (meta.get("optimizer_params"), opt_state)
+            self.optimizer.set_state(opt_state)
+            self._optimizer_order = meta.get("optimizer_params")
             if self._engine is not None:
-                self._apply_pending_optimizer_state()
+                self._match_optimizer_order()
         self._completed_epochs = self._resume_epoch = int(meta.get("epoch", 0))
         if meta.get("seed") is not None:
             self._train_seed = int(meta["seed"])
         return self._completed_epochs
 
-    def _apply_pending_optimizer_state(self) -> None:
-        pending = self._pending_optimizer_state
-        if pending is None or self._engine is None:
-            return
-        saved_paths, state = pending
+    def _match_optimizer_order(self) -> None:
+        """Slots restored by load_checkpoint follow the saved weight order; reorder them to the engine's."""
+        saved, self._optimizer_order = self._optimizer_order, None
         current = self._engine.trainable_paths
-        if saved_paths is not None and saved_paths != current:
-            if sorted(saved_paths) != sorted(current):
-                raise ValueError("The checkpoint's optimizer state is for other trainable weights "
-                                 f"({len(saved_paths)} saved, {len(current)} now); were layers frozen differently?")
-            state = _reorder_slots(state, saved_paths, current)
-        self.optimizer.set_state(state)
-        self._pending_optimizer_state = None
+        if saved is None or saved == current:
+            return
+        if sorted(saved) != sorted(current):
+            raise ValueError("The checkpoint's optimizer state is for other trainable weights "
+                             f"({len(saved)} saved, {len(current)} now); were layers frozen differently?")
+        self.optimizer.set_state(_reorder_slots(self.optimizer.get_state(), saved, current))
 
 
 def _reorder_slots(state: dict, saved: list, current: list) -> dict:
