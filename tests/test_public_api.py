@@ -7,7 +7,7 @@ import pytest
 
 PACKAGES = ["onnxgraph", "onnxgraph.layers", "onnxgraph.ops", "onnxgraph.models", "onnxgraph.saving",
             "onnxgraph.utils", "onnxgraph.activations", "onnxgraph.initializers", "onnxgraph.runtime",
-            "onnxgraph.losses", "onnxgraph.metrics", "onnxgraph.optimizers", "onnxgraph.optimizers.schedules"]
+            "onnxgraph.losses", "onnxgraph.metrics", "onnxgraph.optimizers", "onnxgraph.optimizers.schedules", "onnxgraph.callbacks"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -1,0 +1,12 @@
+"""The training engine behind Model.compile/fit/evaluate (private; see models/_training_api.py).
+
+- `_graph.py`: the training forward graph (the model replayed with training=True, losses,
+  state updates) and the evaluation graph (inference graph + losses, weights as inputs).
+- `_rules*.py` + `_rewrite.py`: rewrites that give onnxruntime-training 1.19.2 ops it can
+  differentiate correctly (see shared notes/onnxruntime-training.md); training graphs only.
+- `_ort.py`: artifact generation and the Module, without importing torch.
+- `_engine.py`: one step = Module gradients + numpy optimizer on onnxruntime's own buffers.
+- `_data.py`, `_compile.py`, `_loop.py`: data adapters, losses/metrics bookkeeping, the loops.
+"""
+
+__all__: list[str] = []
