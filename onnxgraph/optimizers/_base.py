@@ -203,13 +203,8 @@ class Optimizer:
     def get_config(self) -> dict:
         """Keras-layout optimizer config (schedules serialized with `schedules.serialize`)."""
         lr = self._learning_rate
-        if isinstance(lr, schedules.LearningRateSchedule):
+        if callable(lr):
             lr = schedules.serialize(lr)
-        elif callable(lr):
-            raise ValueError(
-                f"{self.name}: a plain callable learning rate cannot be serialized. Subclass "
-                "onnxgraph.optimizers.schedules.LearningRateSchedule with get_config() and register it."
-            )
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
                 "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,

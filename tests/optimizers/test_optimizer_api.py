@@ -93,8 +93,15 @@ def test_learning_rate_forms():
     scheduled = optimizers.Adam(learning_rate=schedules.ExponentialDecay(0.1, 1, 0.5))
     with pytest.raises(TypeError, match="schedule"):
         scheduled.learning_rate = 0.1
-    with pytest.raises(ValueError, match="plain callable"):
-        optimizers.SGD(learning_rate=lambda s: 0.1).get_config()
+
+    def halving(step):
+        return 0.1 / 2 ** step
+
+    config = optimizers.serialize(optimizers.SGD(learning_rate=halving))  # checkpoints record it by name
+    assert config["config"]["learning_rate"]["config"] == "halving"
+    with pytest.raises(ValueError, match="custom_objects=.*halving"):
+        optimizers.deserialize(config)
+    assert optimizers.deserialize(config, custom_objects={"halving": halving}).learning_rate == 0.1
 
 
 def test_adamw_decay_is_keras_style_not_hf_style():

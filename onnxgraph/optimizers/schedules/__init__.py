@@ -28,8 +28,11 @@ _BUILTINS = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDe
 def serialize(schedule: LearningRateSchedule) -> dict:
     """Keras-layout config dict of a schedule.
 
+    A plain function is recorded by name (`{"class_name": "function", "config": name}`), like
+    Keras; `deserialize` finds it again in `custom_objects` or the `register_serializable` registry.
+
     Args:
-        schedule: a `LearningRateSchedule` with `get_config()`.
+        schedule: a `LearningRateSchedule` with `get_config()`, or a callable.
 
     Returns:
         `{"module", "class_name", "config", "registered_name"}`.
@@ -40,6 +43,10 @@ def serialize(schedule: LearningRateSchedule) -> dict:
     """
     from onnxgraph.saving import get_registered_name
 
+    if not isinstance(schedule, LearningRateSchedule):
+        name = getattr(schedule, "__name__", type(schedule).__name__)
+        return {"module": getattr(schedule, "__module__", None), "class_name": "function", "config": name,
+                "registered_name": get_registered_name(schedule)}
     name = type(schedule).__name__
     builtin = _BUILTINS.get(name) is type(schedule)
     return {"module": "keras.optimizers.schedules" if builtin else type(schedule).__module__,
@@ -47,7 +54,7 @@ def serialize(schedule: LearningRateSchedule) -> dict:
             "registered_name": None if builtin else get_registered_name(type(schedule))}
 
 
-def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRateSchedule:
+def deserialize(config: dict, custom_objects: dict | None = None):
     """Rebuild a schedule from `serialize`'s dict (built-ins, registered or `custom_objects` classes).
 
     Example:
@@ -57,6 +64,15 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRat
     from onnxgraph.saving import get_registered_object
 
     name = config.get("class_name")
+    if name == "function":
+        fn_name = config.get("config")
+        fn = get_registered_object(fn_name, custom_objects, config.get("registered_name"))
+        if fn is None or not callable(fn) or isinstance(fn, type):
+            raise ValueError(
+                f"The learning rate was the function '{fn_name}', which a config cannot hold. Pass it again: "
+                f"custom_objects={{'{fn_name}': {fn_name}}}, or register it with register_serializable()."
+            )
+        return fn
     cls = (custom_objects or {}).get(name) or _BUILTINS.get(name)
     if cls is None:
         cls = get_registered_object(name, custom_objects, config.get("registered_name"))
