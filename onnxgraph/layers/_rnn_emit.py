@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from onnxgraph import activations
+from onnxgraph import activations, ops
 from onnxgraph.backend.emit import constant, emit
 from onnxgraph.layers._rnn_cells import ONNX_ACTIVATIONS
 
@@ -52,16 +52,23 @@ def activation_attrs(layer_name: str, op: str, functions) -> dict:
 
 
 def reverse_time(x):
-    """Reverse axis 0 with a Gather (trainable, unlike Slice with a negative step)."""
+    """Reverse axis 0 with a Gather (trainable, unlike Slice with a negative step).
+
+    For an unknown length the indices are (T - 1) - Range(0, T, 1): onnxruntime 1.19's
+    extended optimizations rewrite Gather(x, Range(T - 1, -1, -1)) into a Slice that comes
+    out empty (and crash an RNN reading it), so the indices must not come straight from a
+    descending Range.
+    """
     steps = x.shape[0]
     if steps is not None:
         indices = constant(np.arange(steps - 1, -1, -1, dtype=np.int64))
     else:
         length = emit("Shape", [x], {"start": 0, "end": 1}, shapes=[(1,)], dtypes_=["int64"])
-        last = emit("Sub", [length, constant(np.array([1], dtype=np.int64))], shapes=[(1,)], dtypes_=["int64"])
-        last = emit("Squeeze", [last, constant(np.array([0], dtype=np.int64))], shapes=[()], dtypes_=["int64"])
-        minus_one = constant(np.array(-1, dtype=np.int64))
-        indices = emit("Range", [last, minus_one, minus_one], shapes=[(None,)], dtypes_=["int64"])
+        length = emit("Squeeze", [length, constant(np.array([0], dtype=np.int64))], shapes=[()], dtypes_=["int64"])
+        zero, one = constant(np.array(0, dtype=np.int64)), constant(np.array(1, dtype=np.int64))
+        ascending = emit("Range", [zero, length, one], shapes=[(None,)], dtypes_=["int64"])
+        last = emit("Sub", [length, one], shapes=[()], dtypes_=["int64"])
+        indices = emit("Sub", [last, ascending], shapes=[(None,)], dtypes_=["int64"])
     return emit("Gather", [x, indices], {"axis": 0}, shapes=[x.shape], dtypes_=[x.dtype])
 
 
@@ -81,8 +88,16 @@ def _bias_with_zero_recurrent(cell, order=None):
     width = cell.units * cell.gates
     reorder = (("reorder", 0, order),) if order else ()
     wb = cell.bias.graph_value(reorder + (("reshape", (1, width)),))
-    zeros = constant(np.zeros((1, width), dtype=wb.dtype))
-    return emit("Concat", [wb, zeros], {"axis": 1}, shapes=[(1, 2 * width)], dtypes_=[wb.dtype])
+    return _pad(wb, axis=1, after=width)
+
+
+def _pad(x, axis: int, before: int = 0, after: int = 0):
+    """Zero-pad one axis (Pad: differentiable; Concat with a shared constant breaks ORT's gradient builder)."""
+    pads = [0] * (2 * x.ndim)
+    pads[axis], pads[x.ndim + axis] = before, after
+    shape = list(x.shape)
+    shape[axis] += before + after
+    return emit("Pad", [x, constant(np.array(pads, dtype=np.int64))], shapes=[tuple(shape)], dtypes_=[x.dtype])
 
 
 def _outputs(x, units: int, n_states: int):
@@ -130,18 +145,17 @@ def simple_rnn_as_gru(layer_name: str, cell, x, h0=None):
     the weights keep the RNN form's initializer layout, so either graph loads the other's
     trained values.
     """
-    units, features, dtype = cell.units, x.shape[-1], x.dtype
+    units, features = cell.units, x.shape[-1]
     w, r = _weights(cell, features)
+    w, r = _pad(w, axis=1, before=2 * units), _pad(r, axis=1, before=2 * units)
     np_dtype = np.dtype(w.dtype)
-    w = emit("Concat", [constant(np.zeros((1, 2 * units, features), np_dtype)), w], {"axis": 1},
-             shapes=[(1, 3 * units, features)], dtypes_=[dtype])
-    r = emit("Concat", [constant(np.zeros((1, 2 * units, units), np_dtype)), r], {"axis": 1},
-             shapes=[(1, 3 * units, units)], dtypes_=[dtype])
-    gates = np.concatenate([np.full(units, -_SATURATE), np.full(units, _SATURATE)]).astype(np_dtype)[None]
-    bias = (cell.bias.graph_value((("reshape", (1, units)),)) if cell.use_bias
-            else constant(np.zeros((1, units), np_dtype)))
-    b = emit("Concat", [constant(gates), bias, constant(np.zeros((1, 3 * units), np_dtype))], {"axis": 1},
-             shapes=[(1, 6 * units)], dtypes_=[dtype])
+    gates = np.zeros((1, 6 * units), np_dtype)
+    gates[0, :units], gates[0, units:2 * units] = -_SATURATE, _SATURATE
+    if cell.use_bias:
+        b = ops.add(_pad(cell.bias.graph_value((("reshape", (1, units)),)), axis=1, before=2 * units,
+                         after=3 * units), constant(gates))
+    else:
+        b = constant(gates)
     functions = [activations.sigmoid, cell.activation]
     attrs = {"hidden_size": units, "linear_before_reset": 1, **activation_attrs(layer_name, "GRU", functions)}
     return emit("GRU", [x, w, r, b, None, h0], attrs, **_outputs(x, units, 1))
