@@ -32,10 +32,14 @@ class Adagrad(Optimizer):
     def _slot_specs(self):
         return {"accumulator": float(self.initial_accumulator_value)}
 
-    def _update(self, i, param, grad, lr):
+    def _update(self, i, param, grad, lr, tmp, tmp2):
         acc = self._slots["accumulator"][i]
-        acc += grad * grad
-        param -= (grad * lr) / np.sqrt(acc + param.dtype.type(self.epsilon))
+        acc += np.multiply(grad, grad, out=tmp)
+        np.add(acc, param.dtype.type(self.epsilon), out=tmp2)
+        np.sqrt(tmp2, out=tmp2)
+        np.multiply(grad, lr, out=tmp)
+        np.divide(tmp, tmp2, out=tmp)
+        param -= tmp
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,

@@ -43,7 +43,7 @@ class Adam(Optimizer):
             specs["velocity_hat"] = 0.0
         return specs
 
-    def _update(self, i, param, grad, lr):
+    def _update(self, i, param, grad, lr, tmp, tmp2):
         f = param.dtype.type
         t = f(self._iterations + 1)
         beta_1, beta_2 = f(self.beta_1), f(self.beta_2)
@@ -52,14 +52,21 @@ class Adam(Optimizer):
         # 1 - beta in double precision, then float32, as Keras passes it (1 - 0.999 in float32 is
         # off by 1e-5 relative); the bias-correction powers stay float32 like Keras's.
         m *= beta_1
-        m += f(1 - self.beta_1) * grad
+        np.multiply(grad, f(1 - self.beta_1), out=tmp)
+        m += tmp
         v *= beta_2
-        v += f(1 - self.beta_2) * (grad * grad)
+        np.multiply(grad, grad, out=tmp)
+        tmp *= f(1 - self.beta_2)
+        v += tmp
         if self.amsgrad:
             v_hat = self._slots["velocity_hat"][i]
             np.maximum(v_hat, v, out=v_hat)
             v = v_hat
-        param -= (m * alpha) / (np.sqrt(v) + f(self.epsilon))
+        np.sqrt(v, out=tmp)
+        tmp += f(self.epsilon)
+        np.multiply(m, alpha, out=tmp2)
+        np.divide(tmp2, tmp, out=tmp2)  # (m * alpha) / (sqrt(v) + epsilon), Keras's order
+        param -= tmp2
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,

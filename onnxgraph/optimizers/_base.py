@@ -16,7 +16,7 @@ class Optimizer:
     """Base class: updates a list of numpy parameter arrays in place from their gradients.
 
     Subclasses declare their slot variables in `_slot_specs()` and implement
-    `_update(i, param, grad, lr)`; everything else (learning-rate schedules, clipping,
+    `_update(i, param, grad, lr, tmp, tmp2)`; everything else (learning-rate schedules, clipping,
     Keras's decoupled weight decay, iteration count, config, checkpoint state) is here.
 
     Args:
@@ -66,6 +66,7 @@ class Optimizer:
         self._learning_rate = self._check_learning_rate(learning_rate)
         self._iterations = 0
         self._slots: dict[str, list[np.ndarray]] = {}
+        self._scratch: list[tuple[np.ndarray, np.ndarray]] = []
         self.built = False
 
     # -- learning rate and step ---------------------------------------------------------
@@ -160,8 +161,11 @@ class Optimizer:
                 for _, p, _ in pairs:
                     # Keras 3 (torch backend): variable *= 1 - wd * lr, before the update step.
                     p *= p.dtype.type(1 - self.weight_decay * lr)
+            if len(self._scratch) != len(params):
+                # Two work buffers per parameter: updates run in place, no per-step allocation.
+                self._scratch = [(np.empty_like(p), np.empty_like(p)) for p in params]
             for (i, p, _), g in zip(pairs, grads_kept):
-                self._update(i, p, g, p.dtype.type(lr))
+                self._update(i, p, g, p.dtype.type(lr), *self._scratch[i])
         self._iterations += 1
 
     def apply_gradients(self, grads_and_vars) -> int:
@@ -170,8 +174,9 @@ class Optimizer:
         self.apply(params, grads)
         return self._iterations
 
-    def _update(self, i: int, param: np.ndarray, grad: np.ndarray, lr) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must implement _update(i, param, grad, lr).")
+    def _update(self, i: int, param: np.ndarray, grad: np.ndarray, lr, tmp: np.ndarray, tmp2: np.ndarray) -> None:
+        """Update `param` in place; `tmp`/`tmp2` are work buffers shaped like it (contents undefined)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _update(i, param, grad, lr, tmp, tmp2).")
 
     def _check_params(self, params) -> None:
         if len(params) != len(self._shapes):

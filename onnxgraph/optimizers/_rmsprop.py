@@ -44,19 +44,25 @@ class RMSprop(Optimizer):
             specs["average_gradient"] = 0.0
         return specs
 
-    def _update(self, i, param, grad, lr):
+    def _update(self, i, param, grad, lr, tmp, tmp2):
         f = param.dtype.type
-        rho = f(self.rho)
+        one_minus_rho = f(1 - self.rho)  # in double, like Keras
         v = self._slots["velocity"][i]
-        v *= rho
-        v += f(1 - self.rho) * (grad * grad)  # 1 - rho in double, like Keras
-        denominator = v + f(self.epsilon)
+        v *= f(self.rho)
+        np.multiply(grad, grad, out=tmp)
+        tmp *= one_minus_rho
+        v += tmp
+        denominator = np.add(v, f(self.epsilon), out=tmp2)
         if self.centered:
             a = self._slots["average_gradient"][i]
-            a *= rho
-            a += f(1 - self.rho) * grad
-            denominator -= a * a
-        increment = (grad * lr) / np.sqrt(denominator)
+            a *= f(self.rho)
+            np.multiply(grad, one_minus_rho, out=tmp)
+            a += tmp
+            np.multiply(a, a, out=tmp)
+            denominator -= tmp
+        np.sqrt(denominator, out=denominator)
+        increment = np.multiply(grad, lr, out=tmp)
+        np.divide(increment, denominator, out=increment)
         if self.momentum > 0:
             m = self._slots["momentum"][i]
             m *= f(self.momentum)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from onnxgraph.optimizers._base import Optimizer
 
 __all__ = ["SGD"]
@@ -35,17 +37,20 @@ class SGD(Optimizer):
     def _slot_specs(self):
         return {"momentum": 0.0} if self.momentum != 0 else {}
 
-    def _update(self, i, param, grad, lr):
+    def _update(self, i, param, grad, lr, tmp, tmp2):
+        # Keras 3 (torch backend) order: m = m * momentum + grad * -lr; w += grad * -lr + m * momentum.
+        np.multiply(grad, lr, out=tmp)
         if self.momentum == 0:
-            param -= lr * grad
+            param -= tmp
             return
         momentum = param.dtype.type(self.momentum)
         m = self._slots["momentum"][i]
         m *= momentum
-        m -= lr * grad
+        m -= tmp
         if self.nesterov:
-            param -= lr * grad
-            param += momentum * m
+            param -= tmp
+            np.multiply(m, momentum, out=tmp)
+            param += tmp
         else:
             param += m
 
