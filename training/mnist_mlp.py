@@ -1,6 +1,10 @@
-"""The guide's MNIST MLP: build it, print its summary, predict, save mnist_model.onnx.
+"""The guide's MNIST MLP, trained on scikit-learn's bundled digits (8x8 images -> 64 inputs).
 
-Run:  python training/mnist_mlp.py [--out mnist_model.onnx]
+Builds the functional model of the Keras guide, compiles it like the guide (RMSprop,
+sparse categorical cross-entropy from logits, accuracy), trains it with a validation split,
+evaluates it on held-out digits (>= 0.95 accuracy) and writes the trained `mnist_model.onnx`.
+
+Run:  python training/mnist_mlp.py [--epochs 30] [--out mnist_model.onnx]
 """
 
 from __future__ import annotations
@@ -13,26 +17,53 @@ import onnxgraph as keras
 from onnxgraph import layers
 
 
-def build_model() -> keras.Model:
-    inputs = keras.Input(shape=(784,))
+def build_model(input_dim: int = 64) -> keras.Model:
+    """The guide's MLP: Dense(64, relu) -> Dense(64, relu) -> Dense(10) logits."""
+    inputs = keras.Input(shape=(input_dim,))
     x = layers.Dense(64, activation="relu")(inputs)
     x = layers.Dense(64, activation="relu")(x)
     outputs = layers.Dense(10)(x)
     return keras.Model(inputs=inputs, outputs=outputs, name="mnist_model")
 
 
-def main(argv=None) -> None:
+def load_digits_split(test_fraction: float = 0.25, seed: int = 0):
+    """scikit-learn's 1,797 bundled 8x8 digits, scaled to [0, 1] and split into train/test."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x = (digits.data / 16.0).astype("float32")  # pixel values are 0..16
+    return train_test_split(x, digits.target.astype("int64"), test_size=test_fraction, random_state=seed,
+                            stratify=digits.target)
+
+
+def main(argv=None) -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--verbose", type=int, default=2)
     parser.add_argument("--out", default="mnist_model.onnx")
     args = parser.parse_args(argv)
-    model = build_model()
+
+    keras.utils.set_random_seed(0)
+    x_train, x_test, y_train, y_test = load_digits_split()
+    model = build_model(x_train.shape[1])
     model.summary()
-    x = np.random.default_rng(0).random((4, 784), dtype=np.float32)
-    logits = model.predict(x, verbose=0)
-    print("predicted classes for 4 random images:", logits.argmax(axis=1).tolist())
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=keras.optimizers.RMSprop(),
+        metrics=["accuracy"],
+    )
+    model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, validation_split=0.2,
+              verbose=args.verbose)
+    test_scores = model.evaluate(x_test, y_test, verbose=2)
+    print("Test loss:", test_scores[0])
+    print("Test accuracy:", test_scores[1])
+    predicted = model.predict(x_test[:8], verbose=0).argmax(axis=1)
+    print("predicted:", predicted.tolist(), "true:", y_test[:8].tolist())
     model.save(args.out)
-    print(f"saved {args.out}; open it in Netron: `pip install netron && netron {args.out}` "
-          "(or https://netron.app)")
+    print(f"saved {args.out}; open it in Netron: `pip install netron && netron {args.out}` (or https://netron.app)")
+    return float(test_scores[1])
 
 
 if __name__ == "__main__":
