@@ -95,6 +95,23 @@ class _Optimizer:
         return None
 
     # -- rewrites -------------------------------------------------------------------------------
+    def merge_duplicates(self) -> bool:
+        """Transposes of one tensor with one perm (two convs reading the same input) become one."""
+        seen: dict[tuple, Node] = {}
+        merged = False
+        for node in self.graph.nodes:
+            if node.op_type != "Transpose" or node.outputs[0].id in self.output_ids:
+                continue
+            key = (node.inputs[0].id, _perm(node))
+            kept = seen.setdefault(key, node)
+            if kept is node:
+                continue
+            out, replacement = node.outputs[0], kept.outputs[0]
+            for consumer in self.consumers.get(out.id, []):
+                consumer.inputs = [replacement if x is out else x for x in consumer.inputs]
+            merged = True
+        return merged
+
     def fold(self, node: Node) -> bool:
         """Transpose(Transpose(a, p), q) -> Transpose(a, p∘q), or `a` itself when that is the identity."""
         first = self.producer.get(node.inputs[0].id)
@@ -327,7 +344,10 @@ def optimize_layout(graph: Graph) -> None:
     optimizer.remove_dead()
     changed = True
     while changed:
-        changed = False
+        changed = optimizer.merge_duplicates()
+        if changed:
+            optimizer.remove_dead()
+            continue
         for node in list(graph.nodes):
             if node.op_type == "Transpose" and (optimizer.fold(node) or optimizer.sink(node)):
                 changed = True

@@ -148,9 +148,13 @@ class _ZeroPadding(Layer):
         shape = list(inputs.shape)
         for axis, (begin, end) in zip(axes, self.padding):
             shape[axis] = None if shape[axis] is None else shape[axis] + begin + end
-        pads = [p[0] for p in self.padding] + [p[1] for p in self.padding]
+        # Pads for every axis and no `axes` input: onnxruntime 1.19's transpose optimizer fails on
+        # a Pad with `axes` next to a Transpose ("indices element out of data bounds").
+        begins, ends = [0] * inputs.ndim, [0] * inputs.ndim
+        for axis, (begin, end) in zip(axes, self.padding):
+            begins[axis], ends[axis] = begin, end
         fill = constant(np.zeros((), dtype=np.dtype(inputs.dtype)))
-        return emit("Pad", [inputs, int64s(pads), fill, int64s(axes)], {"mode": "constant"},
+        return emit("Pad", [inputs, int64s(begins + ends), fill], {"mode": "constant"},
                     shapes=[tuple(shape)], dtypes_=[inputs.dtype])
 
     def get_config(self):
