@@ -24,7 +24,7 @@ def require_server_packages() -> None:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    """Bind first, so port 0 picks a free port that is known before the server starts."""
+    """Bind and listen first, so port 0 picks a free port that is known before the server starts."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, _, _, _, address = infos[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -35,7 +35,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise OSError(f"Cannot listen on {host}:{port} ({exc.strerror}). Pick another --port, or 0 for any "
                       "free port.") from None
-    sock.set_inheritable(True)
+    sock.listen(2048)  # connections made before uvicorn starts wait in the backlog instead of failing
     return sock
 
 
