@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 import numpy as np
 
@@ -67,6 +68,9 @@ class Optimizer:
         self._iterations = 0
         self._slots: dict[str, list[np.ndarray]] = {}
         self._scratch: list[tuple[np.ndarray, np.ndarray]] = []
+        self._exclude_paths: set[str] = set()
+        self._exclude_pattern = None
+        self._decay_mask: list[bool] | None = None
         self.built = False
 
     # -- learning rate and step ---------------------------------------------------------
@@ -131,12 +135,40 @@ class Optimizer:
         self.built = True
 
     # -- the update ---------------------------------------------------------------------
-    def apply(self, params, grads) -> None:
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """Keep some parameters out of weight decay (Keras API); call before the first `apply`.
+
+        Args:
+            var_list: variables (anything with `.path`) or their paths, e.g. "dense/bias".
+            var_names: substrings (regular expressions) searched in parameter paths, e.g. ["bias", "gamma"].
+
+        Example:
+            >>> from onnxgraph.optimizers import AdamW
+            >>> opt = AdamW(); opt.exclude_from_weight_decay(var_names=["bias"])
+        """
+        if self.built:
+            raise ValueError(f"{self.name}: exclude_from_weight_decay() can only be configured before the "
+                             "optimizer is built (before the first step).")
+        self._exclude_paths = {getattr(v, "path", v) for v in (var_list or [])}
+        self._exclude_pattern = re.compile("|".join(set(var_names))) if var_names else None
+
+    def _weight_decay_mask(self, n: int, names) -> list[bool]:
+        if not self._exclude_paths and self._exclude_pattern is None:
+            return [True] * n
+        if names is None:
+            raise ValueError(f"{self.name}: exclude_from_weight_decay() needs parameter names; pass "
+                             "apply(params, grads, names=[...paths...]).")
+        return [not (name in self._exclude_paths or (self._exclude_pattern is not None and
+                                                       self._exclude_pattern.search(name))) for name in names]
+
+    def apply(self, params, grads, names=None) -> None:
         """Update `params` in place from `grads` (one Keras optimizer step), then count the step.
 
         Args:
             params: list of writable numpy float arrays (the same list, same order, every call).
             grads: list of arrays of the same shapes (None skips that parameter this step).
+            names: optional parameter paths ("dense/kernel", ...), read on the first call; needed only by
+                `exclude_from_weight_decay`.
 
         Example:
             >>> from onnxgraph.optimizers import Adam
@@ -158,9 +190,12 @@ class Optimizer:
             grads_kept = self._clip(grads_kept)
             lr = self.learning_rate
             if self.weight_decay is not None:
-                for _, p, _ in pairs:
-                    # Keras 3 (torch backend): variable *= 1 - wd * lr, before the update step.
-                    p *= p.dtype.type(1 - self.weight_decay * lr)
+                if self._decay_mask is None or len(self._decay_mask) != len(params):
+                    self._decay_mask = self._weight_decay_mask(len(params), names)
+                for i, p, _ in pairs:
+                    if self._decay_mask[i]:
+                        # Keras 3 (torch backend): variable *= 1 - wd * lr, before the update step.
+                        p *= p.dtype.type(1 - self.weight_decay * lr)
             if len(self._scratch) != len(params):
                 # Two work buffers per parameter: updates run in place, no per-step allocation.
                 self._scratch = [(np.empty_like(p), np.empty_like(p)) for p in params]

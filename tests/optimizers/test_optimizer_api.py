@@ -128,3 +128,30 @@ def test_errors_teach():
         opt.apply([np.zeros((4, 3), np.float32), np.zeros(4, np.float32)], _grads(0))
     with pytest.raises(ValueError, match="2 parameters but 1 gradients"):
         opt.apply(_params(), _grads(0)[:1])
+
+
+def test_exclude_from_weight_decay_matches_keras():
+    keras = pytest.importorskip("keras")
+    params = _params()
+    ours = optimizers.AdamW(learning_rate=0.05, weight_decay=0.2)
+    ours.exclude_from_weight_decay(var_names=["bias"])
+    theirs = keras.optimizers.AdamW(learning_rate=0.05, weight_decay=0.2)
+    theirs.exclude_from_weight_decay(var_names=["bias"])
+    variables = [keras.Variable(params[0], name="kernel"), keras.Variable(params[1], name="bias")]
+    ours_params = [p.copy() for p in params]
+    for step in range(5):
+        ours.apply(ours_params, _grads(step), names=["dense/kernel", "dense/bias"])
+        theirs.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in _grads(step)], variables))
+    for got, v in zip(ours_params, variables):
+        np.testing.assert_allclose(got, keras.ops.convert_to_numpy(v), rtol=1e-6, atol=1e-6)
+    # Without the exclusion the bias decays too, so the check above is not vacuous.
+    plain, plain_params = optimizers.AdamW(learning_rate=0.05, weight_decay=0.2), [p.copy() for p in params]
+    for step in range(5):
+        plain.apply(plain_params, _grads(step))
+    assert np.abs(plain_params[1] - ours_params[1]).max() > 1e-3
+    with pytest.raises(ValueError, match="needs parameter names"):
+        excluded = optimizers.AdamW()
+        excluded.exclude_from_weight_decay(var_names=["bias"])
+        excluded.apply(_params(), _grads(0))
+    with pytest.raises(ValueError, match="before the optimizer is built"):
+        plain.exclude_from_weight_decay(var_names=["bias"])
