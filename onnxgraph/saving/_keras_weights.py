@@ -118,8 +118,8 @@ class _Keras3:
         return self.pairs, self.problems
 
     def _model(self, model, group, path):
-        from onnxgraph.utils._naming import to_snake_case
-
+        """Match a model's layers by name when every weighted one has a named entry, else by
+        Keras's structural keys; when that fails too, report the by-name comparison."""
         container = group.get("layers")
         entries = {} if container is None else {key: f"{path}layers/{key}" for key in container.keys()}
         names = {}
@@ -127,32 +127,48 @@ class _Keras3:
             vars_group = container[key].get("vars")
             if vars_group is not None and "name" in vars_group.attrs:
                 names[_text(vars_group.attrs["name"])] = key
-        counters, used = {}, set()
         weighted = [layer for layer in model.layers if layer.weights]
-        by_name = bool(weighted) and all(layer.name in names for layer in weighted)
+        if names and all(layer.name in names for layer in weighted):
+            attempt = self._match(model, container, entries, path, names)
+        else:
+            attempt = self._match(model, container, entries, path, None)
+            if attempt.problems and names:
+                attempt = self._match(model, container, entries, path, names)
+        self.pairs += attempt.pairs
+        self.problems += attempt.problems
+
+    def _match(self, model, container, entries, path, names):
+        """One attempt: by `names` (layer name -> key) or, when None, by structural key."""
+        from onnxgraph.utils._naming import to_snake_case
+
+        attempt = _Keras3(self.source)
+        counters, used = {}, set()
         for layer in model.layers:
             base = to_snake_case(_keras_class(layer))
             key = base if base not in counters else f"{base}_{counters[base] + 1}"
             counters[base] = counters.get(base, -1) + 1
             if not layer.weights:
                 continue
-            key = names[layer.name] if by_name else key
+            if names is not None:
+                key = names.get(layer.name)
             if key not in entries:
-                self.problems.append(
+                looked = f"an entry named '{layer.name}'" if names is not None else f"'{path}layers/{key}'"
+                attempt.problems.append(
                     f"layer '{layer.name}' ({_keras_class(layer)}, weights {_describe(layer.weights)}) has no "
-                    f"entry in the file (looked for '{path}layers/{key}'); the file has entries for "
-                    f"{self._listing(container, entries)}."
+                    f"entry in the file (looked for {looked}); the file has entries for "
+                    f"{self._listing(container, [k for k in entries if _count_arrays(container[k])])}."
                 )
                 continue
             used.add(key)
             if _is_model(layer):
-                self._model(layer, container[key], f"{entries[key]}/")
+                attempt._model(layer, container[key], f"{entries[key]}/")
             else:
-                self._layer(layer, container[key], entries[key])
+                attempt._layer(layer, container[key], entries[key])
         unused = [k for k in entries if k not in used and _count_arrays(container[k])]
         if unused:
-            self.problems.append(f"the file has weights for layers the model does not have: "
-                                 f"{self._listing(container, unused)}.")
+            attempt.problems.append(f"the file has weights for layers the model does not have: "
+                                    f"{self._listing(container, unused)}.")
+        return attempt
 
     def _layer(self, layer, group, path):
         arrays = _flatten(group, path, _keras_class(layer), layer)
