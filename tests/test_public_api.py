@@ -7,7 +7,8 @@ import pytest
 
 PACKAGES = ["onnxgraph", "onnxgraph.layers", "onnxgraph.ops", "onnxgraph.models", "onnxgraph.saving",
             "onnxgraph.utils", "onnxgraph.activations", "onnxgraph.initializers", "onnxgraph.runtime",
-            "onnxgraph.losses", "onnxgraph.metrics", "onnxgraph.optimizers", "onnxgraph.optimizers.schedules", "onnxgraph.callbacks"]
+            "onnxgraph.losses", "onnxgraph.metrics", "onnxgraph.optimizers", "onnxgraph.optimizers.schedules", "onnxgraph.callbacks",
+            "onnxgraph.serving", "onnxgraph.data"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

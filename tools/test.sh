@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's test command: install onnxgraph with the training runtime and test tools, run the suite.
+# The README's test command: install onnxgraph with the training runtime, test tools, serving and Ray extras, run the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # System tools for the plot tests (graphviz `dot`) and the Netron browser test (headless
@@ -13,6 +13,6 @@ if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" =
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-python -m pip install -q -e ".[train,dev]"
+python -m pip install -q -e ".[train,dev,serve,ray]"
 export KERAS_BACKEND=torch
 python -m pytest -q
