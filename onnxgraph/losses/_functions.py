@@ -19,8 +19,7 @@ def _prepare(y_true, y_pred):
             y_pred = y_pred.astype(np.float32)
     if not is_symbolic(y_true):
         y_true = np.asarray(y_true)
-    y_true = cast(y_true, y_pred.dtype if not is_symbolic(y_pred) else y_pred.dtype)
-    return y_true, y_pred
+    return cast(y_true, y_pred.dtype), y_pred
 
 
 def mean_squared_error(y_true, y_pred):

@@ -137,7 +137,7 @@ def _weights_like(sample_weight, values):
         sample_weight = np.asarray(sample_weight, dtype=np.float32)
     else:
         sample_weight = ops.cast(sample_weight, "float32")
-    while len(sample_weight.shape) > 1 and sample_weight.shape[-1] == 1 and len(sample_weight.shape) > len(values.shape):
+    while len(sample_weight.shape) > max(len(values.shape), 1) and sample_weight.shape[-1] == 1:
         sample_weight = ops.squeeze(sample_weight, -1)
     if len(values.shape) > len(sample_weight.shape) >= 1:
         for _ in range(len(values.shape) - len(sample_weight.shape)):

@@ -292,7 +292,8 @@ class Optimizer:
             self.built = True
 
     def __repr__(self):
-        return f"<{type(self).__name__} name={self.name} learning_rate={self.learning_rate:g} iterations={self._iterations}>"
+        return (f"<{type(self).__name__} name={self.name} learning_rate={self.learning_rate:g} "
+                f"iterations={self._iterations}>")
 
 
 def _float_dtype(p):

@@ -51,7 +51,8 @@ CASES = [
 
 
 def _ids():
-    return [f"{kind}-" + "-".join(f"{k}={v if k != 'schedule' else v[0]}" for k, v in opts.items()) for kind, opts in CASES]
+    return [f"{kind}-" + "-".join(f"{k}={v if k != 'schedule' else v[0]}" for k, v in opts.items())
+            for kind, opts in CASES]
 
 
 def _data(seed=0):

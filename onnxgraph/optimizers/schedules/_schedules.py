@@ -25,7 +25,8 @@ class LearningRateSchedule:
     """
 
     def __call__(self, step):
-        raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override `__call__(self, step)`.")
+        raise NotImplementedError(
+            f"Learning rate schedule '{type(self).__name__}' must override `__call__(self, step)`.")
 
     def get_config(self) -> dict:
         raise NotImplementedError(
