@@ -214,6 +214,27 @@ def test_torch_dynamo_export_is_cut_into_a_feature_extractor(tmp_path):
     np.testing.assert_allclose(features, want_gelu, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_keras_export_is_wrapped_and_cut(tmp_path):
+    """A Keras 3 model exported with `model.export(format="onnx")` (torch backend)."""
+    keras = pytest.importorskip("keras")
+    inputs = keras.Input((8,))
+    hidden = keras.layers.Dense(4, activation="relu", name="hid")(inputs)
+    kmodel = keras.Model(inputs, keras.layers.Dense(2, name="head")(hidden))
+    probe = keras.Model(inputs, hidden)
+    x = np.random.default_rng(11).standard_normal((3, 8)).astype("float32")
+    expected, expected_hidden = kmodel.predict(x, verbose=0), probe.predict(x, verbose=0)
+    path = str(tmp_path / "keras.onnx")
+    kmodel.export(path, format="onnx", verbose=False)
+    m = og.Model.from_onnx(path)
+    np.testing.assert_allclose(m.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    relu = next(layer for layer in m.layers if getattr(layer, "op_type", None) == "Relu")
+    np.testing.assert_allclose(og.Model(m.inputs, relu.output).predict(x, verbose=0), expected_hidden,
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_unsupported_graphs_are_clear_errors():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
