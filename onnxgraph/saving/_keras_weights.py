@@ -39,9 +39,10 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
         filepath: a Keras 3 `.weights.h5`, a `.keras` archive, or a legacy `.h5` file.
         skip_mismatch: warn about (and skip) missing layers and shape mismatches instead of raising.
 
-    Example:
-        >>> keras_model.save_weights("m.weights.h5")     # in Keras
-        >>> og_model.load_weights("m.weights.h5")        # same architecture in onnxgraph
+    Example (a Keras model and the same architecture built with onnxgraph)::
+
+        keras_model.save_weights("m.weights.h5")
+        og_model.load_weights("m.weights.h5")
     """
     source = os.fspath(filepath)
     if not os.path.isfile(source):
