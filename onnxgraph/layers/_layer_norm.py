@@ -2,8 +2,9 @@
 
 ONNX LayerNormalization normalizes a trailing block of axes; the layer uses it whenever the
 Keras `axis` is such a block (the usual `axis=-1`) and declares all three outputs (Y, Mean,
-InvStdDev), which ORT-training's gradient needs. Other axes, the deprecated `rms_scaling`
-and GroupNormalization (ONNX GroupNormalization has no gradient in ORT-training) use
+InvStdDev), which ORT-training's gradient needs. Other axes, `scale=False` (a constant
+Scale shared by two such nodes breaks ORT-training's gradient builder: both emit the same
+`<const>_grad` name), the deprecated `rms_scaling` and GroupNormalization (ONNX GroupNormalization has no gradient in ORT-training) use
 ReduceMean/Sub/Mul/Sqrt/Div, which train everywhere.
 """
 
@@ -83,7 +84,7 @@ class LayerNormalization(Layer):
         x = inputs if dtypes.is_float(inputs.dtype) else ops.cast(inputs, self.dtype)
         rank = x.ndim
         axes = sorted(a % rank for a in self.axis)
-        if not self.rms_scaling and axes == list(range(axes[0], rank)):
+        if self.gamma is not None and not self.rms_scaling and axes == list(range(axes[0], rank)):
             return self._onnx_layer_norm(x, axes[0])
         broadcast = tuple(x.shape[i] if i in axes else 1 for i in range(rank))
         y = _normalize(x, axes, self.epsilon, subtract_mean=not self.rms_scaling)
@@ -95,13 +96,12 @@ class LayerNormalization(Layer):
 
     def _onnx_layer_norm(self, x, first_axis: int):
         trailing = x.shape[first_axis:]
-        if self.gamma is not None:
-            scale = self.gamma.graph_value()
-        else:
-            scale = constant(np.ones(trailing, dtype=dtypes.to_numpy(x.dtype)))
-        bias = self.beta.graph_value() if self.beta is not None else None
+        scale = self.gamma.graph_value()
+        # Without beta the optional B input is left off entirely: an empty-named B input
+        # segfaults onnxruntime 1.19 at ORT_ENABLE_ALL (measured).
+        inputs = [x, scale] + ([self.beta.graph_value()] if self.beta is not None else [])
         stats_shape = x.shape[:first_axis] + (1,) * len(trailing)
-        y, _, _ = emit("LayerNormalization", [x, scale, bias], {"axis": first_axis, "epsilon": self.epsilon},
+        y, _, _ = emit("LayerNormalization", inputs, {"axis": first_axis, "epsilon": self.epsilon},
                        outputs=3, shapes=[x.shape, stats_shape, stats_shape], dtypes_=[x.dtype, "float32", "float32"])
         return y
 
