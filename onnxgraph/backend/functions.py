@@ -136,7 +136,7 @@ def _group(items, layers, prefix, ctx):
     result = []
     for layer, run in runs:
         k = calls[id(layer)] = calls.get(id(layer), -1) + 1
-        if layer is None or _keep_flat(run, k == 0):
+        if layer is None or not getattr(layer, "_group_as_function", True) or _keep_flat(run, k == 0):
             result.extend(run)
             continue
         inner_prefix = f"{prefix}{layer.name}/"

@@ -1,7 +1,10 @@
 """Model.from_onnx: wrap an ONNX model made by any tool as a functional Model of OnnxNode layers.
 
-Each node becomes a layer named after it; float initializers become that layer's weights,
-other initializers and constant-only nodes become constants. Every node output is a tensor
+Each node becomes a layer named after it; float initializers (and any large initializer)
+become that layer's weights, small integer initializers become constants. Nodes that read
+only initializers and constants (Constant, shape arithmetic, the DequantizeLinear of a QDQ
+model's int8 weights) are folded at import with onnx's reference runtime: their results
+become constants or float weights, so a QDQ model imports with dequantized float weights. Every node output is a tensor
 with Keras history, so `Model(m.inputs, m.get_layer(name).output)` cuts a feature extractor
 that keeps only the nodes and weights it needs.
 
@@ -25,7 +28,7 @@ from onnxgraph.saving._registry import register_serializable
 
 __all__ = ["from_onnx", "ImportedModel"]
 
-_SMALL = 64  # non-float initializers up to this many elements are inlined as constants
+_SMALL = 64  # integer initializers up to this many elements are inlined as constants
 
 
 @register_serializable(package="onnxgraph")
@@ -214,7 +217,9 @@ def from_onnx(source, name: str | None = None) -> ImportedModel:
                 args.append(tensors[n])
             else:
                 value = weights[n] if n in weights else consts[n]
-                if value.dtype.kind == "f" and value.size > _SMALL or (value.dtype.kind == "f" and n in weights):
+                # Float initializers and any large array are weights; small integer tensors
+                # (shapes, axes) are constants that ONNX shape inference can read.
+                if value.size > _SMALL or (value.dtype.kind == "f" and n in weights):
                     local = f"w{len(weight_specs)}"
                     weight_specs.append([local, list(value.shape), dtypes.standardize(value.dtype), n])
                     slots.append(["weight", local])

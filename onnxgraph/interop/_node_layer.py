@@ -70,6 +70,9 @@ class OnnxNode(Layer):
         node_name: the node's name in the source model (kept in the exported graph).
     """
 
+    # Already one ONNX node: `layer_functions=True` leaves it as is instead of wrapping it.
+    _group_as_function = False
+
     def __init__(self, op_type, domain="", attributes=(), slots=(), weights=(), outputs=(), node_name="",
                  **kwargs):
         super().__init__(**kwargs)
