@@ -8,7 +8,11 @@ and the next step reads them with no copy. Trained values go back to the layers'
 
 from __future__ import annotations
 
+import copy
+import warnings
+
 import numpy as np
+from onnx import helper
 
 from onnxgraph.backend import transforms
 from onnxgraph.trainer import _ort
@@ -34,23 +38,25 @@ class Engine:
         self.optimizer = optimizer
         self.train_graph, self.eval_graph, self.trainable, self.frozen = build_graphs(
             model, losses, loss_weights, label_specs)
-        if not self.trainable:
-            raise ValueError(
-                f"Model '{model.name}' has no trainable weights that affect the loss (all layers frozen with "
-                "trainable=False?), so fit() has nothing to update. Unfreeze a layer, or use evaluate()."
-            )
-        self._artifacts = _ort.generate(self.train_graph.proto, self.eval_graph.proto, self.trainable, self.frozen)
-        _, api = _ort.training_api()
-        self.state = api.CheckpointState.load_checkpoint(self._artifacts.checkpoint)
-        options = _ort.import_onnxruntime().SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = int(threads)
-        self.module = api.Module(self._artifacts.training_model, self.state, self._artifacts.eval_model,
-                                 device="cpu", session_options=options)
-        self._artifacts.cleanup()  # the Module has read the files
         self.params = {name: self.train_graph.params[name] for name in self.train_graph.params}
-        self._views = {name: self.state.parameters[name].data for name in self.params}
+        if self.trainable:
+            self._artifacts = _ort.generate(self.train_graph.proto, self.eval_graph.proto, self.trainable,
+                                            self.frozen)
+            _, api = _ort.training_api()
+            self.state = api.CheckpointState.load_checkpoint(self._artifacts.checkpoint)
+            options = _ort.import_onnxruntime().SessionOptions()
+            options.log_severity_level = 3
+            if threads:
+                options.intra_op_num_threads = int(threads)
+            self.module = api.Module(self._artifacts.training_model, self.state, self._artifacts.eval_model,
+                                     device="cpu", session_options=options)
+            self._artifacts.cleanup()  # the Module has read the files
+            self._views = {name: self.state.parameters[name].data for name in self.params}
+        else:
+            self.state = None
+            self._views = {name: np.array(transforms.apply(var.value, transform))
+                           for name, (var, transform) in self.params.items()}
+            self.module = _ForwardOnly(self.train_graph.proto, self.eval_graph.proto, self._views, threads)
         self._trainable_views = [self._views[name] for name in self.trainable]
         self._grads: list[np.ndarray] | None = None
         self._updates = [(self._views[self._param_name(var)], i) for i, (var, _) in enumerate(self.train_graph.updates)]
@@ -78,10 +84,14 @@ class Engine:
         self.module.train()
         self.module.lazy_reset_grad()
         outputs = self.module(*feeds)
-        if self._grads is None:
-            # Gradient buffers exist after the first step and keep their address afterwards.
-            self._grads = [self.state.parameters[name].grad for name in self.trainable]
-        self.optimizer.apply(self._trainable_views, self._grads)
+        if not self.trainable and not self._dirty:
+            warnings.warn(f"Model '{self.model.name}' has no trainable weights that affect the loss; fit() only "
+                          "computes losses, metrics and moving statistics.", stacklevel=4)
+        if self.trainable:
+            if self._grads is None:
+                # Gradient buffers exist after the first step and keep their address afterwards.
+                self._grads = [self.state.parameters[name].grad for name in self.trainable]
+            self.optimizer.apply(self._trainable_views, self._grads)
         first_update = self._n_losses + self._n_preds
         for view, i in self._updates:
             view[...] = outputs[first_update + i]
@@ -122,3 +132,45 @@ class Engine:
         self._updates = []
         self.module = None
         self.state = None
+
+
+class _ForwardOnly:
+    """Module stand-in for a model with nothing to train: forward sessions, weights fed as inputs."""
+
+    def __init__(self, train_proto, eval_proto, views: dict, threads=None):
+        from onnxgraph.runtime import make_session
+
+        train_proto = _weights_as_inputs(train_proto, views)
+        self._sessions = {True: make_session(train_proto.SerializeToString(), "cpu", threads),
+                          False: make_session(eval_proto.SerializeToString(), "cpu", threads)}
+        self._names = {mode: [i.name for i in session.get_inputs()] for mode, session in self._sessions.items()}
+        self._views = views
+        self.training = True
+
+    def train(self, mode: bool = True):
+        self.training = mode
+
+    def eval(self):
+        self.training = False
+
+    def lazy_reset_grad(self):
+        pass
+
+    def __call__(self, *feeds):
+        names = self._names[self.training]
+        inputs = dict(zip(names, feeds))
+        inputs.update({name: self._views[name] for name in names[len(feeds):]})
+        return tuple(self._sessions[self.training].run(None, inputs))
+
+
+def _weights_as_inputs(proto, names):
+    proto = copy.deepcopy(proto)
+    keep = []
+    for init in proto.graph.initializer:
+        if init.name in names:
+            proto.graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+        else:
+            keep.append(init)
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(keep)
+    return proto

@@ -167,6 +167,18 @@ def test_batch_normalization_updates_moving_statistics_with_keras_momentum():
     np.testing.assert_allclose(model.predict(x, verbose=0), (x - mean) / np.sqrt(var + 1e-3), atol=1e-5)
 
 
+def test_a_model_without_trainable_weights_evaluates_and_updates_moving_statistics():
+    inputs = og.Input(shape=(2,))
+    bn = layers.BatchNormalization(center=False, scale=False, momentum=0.5)
+    model = og.Model(inputs, bn(inputs))
+    model.compile(loss="mse")
+    x = np.array([[1.0, 2.0], [3.0, 6.0]], np.float32)
+    assert model.evaluate(x, np.zeros_like(x), verbose=0) == pytest.approx(float(np.mean(x ** 2 / 1.001)), rel=1e-4)
+    with pytest.warns(UserWarning, match="no trainable weights"):
+        model.fit(x, np.zeros_like(x), epochs=1, verbose=0)
+    np.testing.assert_allclose(bn.get_weights()[0], 0.5 * x.mean(axis=0), atol=1e-6)
+
+
 def test_frozen_batch_normalization_keeps_its_statistics():
     inputs = og.Input(shape=(3,))
     bn = layers.BatchNormalization()
