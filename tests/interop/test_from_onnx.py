@@ -97,6 +97,25 @@ def test_older_opset_is_converted_and_layers_save_and_load(tmp_path):
                                rtol=1e-5, atol=1e-6)
 
 
+def test_large_integer_initializers_are_weights_and_nodes_stay_nodes(tmp_path):
+    indices = np.random.default_rng(12).integers(0, 6, size=200).astype(np.int64)
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["x", "idx"], ["y"], name="pick", axis=1)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 200])], [numpy_helper.from_array(indices, "idx")])
+    m = og.Model.from_onnx(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]))
+    (weight,) = m.weights
+    assert weight.path == "idx" and weight.dtype == "int64" and not m.trainable_weights
+    x = rng_array(2, 6, seed=13)
+    np.testing.assert_array_equal(m.predict(x, verbose=0), x[:, indices])
+    grouped = m.to_onnx(layer_functions=True)
+    assert not grouped.functions and [n.op_type for n in grouped.graph.node] == ["Gather"]
+    m.save(tmp_path / "gather.onnx")
+    meta = {p.key: p.value for p in onnx.load(tmp_path / "gather.onnx").metadata_props}
+    assert len(meta["onnxgraph.config"]) < 2000  # the indices live in the initializer, not the config
+    np.testing.assert_array_equal(og.load_model(tmp_path / "gather.onnx").predict(x, verbose=0), x[:, indices])
+
+
 def test_external_data_in_and_out(tmp_path, monkeypatch):
     proto, (w1, b1, _, _) = helper_mlp(hidden=300)  # W1 is 7.2 kB: above onnx's 1 kB external threshold
     source = tmp_path / "src" / "model.onnx"
