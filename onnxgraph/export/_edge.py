@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 import numpy as np
 import onnx
@@ -141,10 +142,15 @@ def _replace_metadata(proto: onnx.ModelProto, options: dict) -> None:
 
 
 def _run_reference(base, samples, notes):
-    if base.ByteSize() > _MAX_PROTO:
-        notes.append("deviation not measured: the float32 model is over 2 GB")
-        return None
-    return _report.run_feeds(base.SerializeToString(), samples)
+    if base.ByteSize() <= _MAX_PROTO:
+        return _report.run_feeds(base.SerializeToString(), samples)
+    # Too large for one protobuf message: onnxruntime reads it from a file with external data.
+    with tempfile.TemporaryDirectory(prefix="onnxgraph-reference-") as folder:
+        path = os.path.join(folder, "reference.onnx")
+        copy = onnx.ModelProto()
+        copy.CopyFrom(base)  # saving with external data empties the tensors it writes out
+        onnx.save_model(copy, path, save_as_external_data=True, location="reference.onnx.data")
+        return _report.run_feeds(path, samples)
 
 
 def _measure(path, samples, reference, notes):

@@ -72,12 +72,13 @@ def convert_float16(proto: onnx.ModelProto, keep_io_types: bool = True,
         raise ValueError("float16 conversion needs a flat graph without local functions or subgraphs "
                          "(If/Loop/Scan); export the model saved without layer_functions.")
     from onnxgraph.export._opset import model_opset
+    from onnxgraph.export._skeleton import skeleton
 
     opset = model_opset(proto)
     model = onnx.ModelProto()
     model.CopyFrom(proto)
     graph = model.graph
-    inferred = onnx.shape_inference.infer_shapes(model)
+    inferred = onnx.shape_inference.infer_shapes(skeleton(model))
     types = {v.name: v.type.tensor_type.elem_type for v in
              list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)}
     types.update({t.name: t.data_type for t in graph.initializer})
@@ -159,9 +160,13 @@ def convert_float16(proto: onnx.ModelProto, keep_io_types: bool = True,
     del graph.node[:]
     graph.node.extend(new_nodes)
     del graph.value_info[:]
-    model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    onnx.checker.check_model(model, full_check=True)
+    # Strict inference and the checker on the weightless skeleton: same types, any model size.
+    checked = onnx.shape_inference.infer_shapes(skeleton(model), strict_mode=True)
+    onnx.checker.check_model(checked, full_check=True)
+    weights = {t.name for t in graph.initializer}
+    graph.value_info.extend(v for v in checked.graph.value_info if v.name not in weights)
     return model
+
 
 
 def _convert_attributes(node, keep: bool) -> None:

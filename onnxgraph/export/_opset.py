@@ -55,13 +55,14 @@ def convert_to_opset(proto: onnx.ModelProto, target_opset: int) -> onnx.ModelPro
         return proto
     from onnx import version_converter
 
+    from onnxgraph.export._skeleton import restore, skeleton
+
     try:
-        converted = version_converter.convert_version(proto, target_opset)
+        converted = restore(version_converter.convert_version(skeleton(proto), target_opset), proto)
     except Exception as exc:  # noqa: BLE001 - falls back to a checked relabel
         converted = _relabel(proto, target_opset, str(exc).splitlines()[-1])
     converted.ir_version = ir_version_for(converted)
-    if converted.ByteSize() < 2**31 - 2**20:  # the in-memory checker cannot take larger protos
-        onnx.checker.check_model(converted, full_check=True)
+    onnx.checker.check_model(skeleton(converted), full_check=True)
     return converted
 
 
@@ -102,8 +103,10 @@ def _relabel(proto: onnx.ModelProto, target_opset: int, reason: str) -> onnx.Mod
         if opset.domain in ("", "ai.onnx"):
             opset.version = target_opset
     converted.ir_version = ir_version_for(converted)
+    from onnxgraph.export._skeleton import skeleton
+
     try:
-        onnx.checker.check_model(converted, full_check=True)
+        onnx.checker.check_model(skeleton(converted), full_check=True)
     except Exception as exc:  # noqa: BLE001 - re-raised with context
         raise ValueError(
             f"Cannot convert to opset {target_opset}: onnx's version converter failed ({reason}), and the "

@@ -11,7 +11,10 @@ import types
 
 import onnx
 
-__all__ = ["quantize", "import_quantization"]
+__all__ = ["quantize", "import_quantization", "LARGE_PROTO"]
+
+# Above this size a proto cannot be serialized in one piece: weights go to external data.
+LARGE_PROTO = 2**31 - 2**26
 
 
 def import_quantization():
@@ -84,8 +87,13 @@ def quantize(proto: onnx.ModelProto, mode: str, calibration_feeds: list[dict] | 
         proto = convert_to_opset(proto, 20)
     with _quiet(), tempfile.TemporaryDirectory(prefix="onnxgraph-quant-") as folder:
         source, target = os.path.join(folder, "model.onnx"), os.path.join(folder, "quantized.onnx")
-        large = proto.ByteSize() > 2**31 - 2**26
-        onnx.save_model(proto, source, save_as_external_data=large)
+        large = proto.ByteSize() > LARGE_PROTO
+        if large:
+            copy = onnx.ModelProto()
+            copy.CopyFrom(proto)  # saving with external data empties the tensors it writes out
+            onnx.save_model(copy, source, save_as_external_data=True, location="model.onnx.data")
+        else:
+            onnx.save_model(proto, source)
         if mode == "dynamic":
             # ConvInteger has no int8-weight CPU kernel: dynamic mode leaves convolutions in float.
             q.quantize_dynamic(source, target, weight_type=q.QuantType.QInt8, per_channel=per_channel,

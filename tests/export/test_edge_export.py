@@ -134,6 +134,34 @@ def test_ort_format_file_runs_like_the_onnx_file(tmp_path):
     assert report.ort_max_abs_diff["dense_2"] < 1e-5
 
 
+def test_models_over_2gb_take_the_external_data_paths(tmp_path, monkeypatch):
+    """Every size-dependent branch, with the 2 GB limits lowered instead of writing 2 GB."""
+    from onnxgraph.export import _edge, _quantize, _skeleton
+    from onnxgraph.saving import _files
+
+    monkeypatch.setattr(_edge, "_MAX_PROTO", 0)  # reference run from a file with external data
+    monkeypatch.setattr(_quantize, "LARGE_PROTO", 0)  # quantizer reads/writes external data
+    monkeypatch.setattr(_files, "EXTERNAL_DATA_THRESHOLD", 16)  # the written file has a data file
+    model = mlp(256)
+    base = model.to_onnx()
+    before = base.SerializeToString()
+    x = np.random.default_rng(7).random((6, 64)).astype("float32")
+    for name, options in [("dyn", dict(quantize="dynamic")), ("half", dict(fp16=True)),
+                          ("v17", dict(target_opset=17))]:
+        path = str(tmp_path / name / "model.onnx")
+        report = export_model(base, path, verbose=False, **options)
+        assert base.SerializeToString() == before  # the caller's proto is untouched
+        data_files = [f for f in os.listdir(tmp_path / name) if f.endswith(".data")]
+        assert len(data_files) == 1 and report.size_bytes > os.path.getsize(path)
+        onnx.checker.check_model(path, full_check=True)
+        _, (y,) = run_file(path, {"features": x})
+        y32 = model.predict(x, verbose=0)
+        assert np.abs(y - y32).max() < 0.05 * np.abs(y32).max()
+        assert report.max_abs_diff["dense_2"] < 0.05 * report.output_scale["dense_2"]
+    # Skeletons (used for inference, checks and conversion) carry no weight bytes.
+    assert _skeleton.skeleton(base).ByteSize() < 0.05 * base.ByteSize()
+
+
 def test_target_opset_converts_and_lowers_ir(tmp_path):
     model = mlp(16)
     path = str(tmp_path / "opset13.onnx")
