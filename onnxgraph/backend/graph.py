@@ -37,7 +37,7 @@ class Graph:
 
 
 def _copy(node: Node) -> Node:
-    clone = Node(node.op_type, node.inputs, node.attrs, node.domain, node.scope, node.doc)
+    clone = Node(node.op_type, node.inputs, node.attrs, node.domain, node.scope, node.doc, node.functions)
     clone.outputs = node.outputs
     clone.id = node.id
     return clone

@@ -33,11 +33,15 @@ class KerasHistory(tuple):
 
 
 class Node:
-    """One ONNX node: op type, input values (None for an omitted optional input), attributes."""
+    """One ONNX node: op type, input values (None for an omitted optional input), attributes.
 
-    __slots__ = ("op_type", "inputs", "outputs", "attrs", "domain", "scope", "id", "doc")
+    `functions` holds the ONNX local functions (FunctionProtos, the called one first) that a
+    node calling a model-local function needs in the file; empty for standard ops.
+    """
 
-    def __init__(self, op_type, inputs, attrs, domain, scope, doc=None):
+    __slots__ = ("op_type", "inputs", "outputs", "attrs", "domain", "scope", "id", "doc", "functions")
+
+    def __init__(self, op_type, inputs, attrs, domain, scope, doc=None, functions=()):
         self.op_type = op_type
         self.inputs = list(inputs)
         self.outputs: list[SymbolicTensor] = []
@@ -46,6 +50,7 @@ class Node:
         self.scope = scope
         self.id = next(_ids)
         self.doc = doc
+        self.functions = tuple(functions)
 
     def __repr__(self):
         return f"<Node {'/'.join(self.scope + (self.op_type,))}>"

@@ -104,10 +104,10 @@ def to_model_proto(graph: Graph, *, name: str, doc: str = "", metadata=None,
         [_value_info(names[x.id], x, True) for x in graph.outputs],
         initializer=initializers, value_info=value_info,
     )
-    opsets = [helper.make_opsetid("", opset)]
-    opsets += [helper.make_opsetid(d, v) for d, v in (extra_opsets or {}).items()]
+    functions, domains = _local_functions(graph, functions, extra_opsets, opset)
+    opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, v) for d, v in domains.items()]
     model = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="onnxgraph",
-                              functions=list(functions), doc_string=doc)
+                              functions=functions, doc_string=doc)
     model.ir_version = IR_VERSION
     from onnxgraph import __version__
 
@@ -115,6 +115,37 @@ def to_model_proto(graph: Graph, *, name: str, doc: str = "", metadata=None,
     for key, value in (metadata or {}).items():
         model.metadata_props.add(key=key, value=value)
     return model, weight_map
+
+
+def _local_functions(graph: Graph, functions, extra_opsets, opset: int):
+    """The model's local functions (given ones, then those nodes call) and the domains they need.
+
+    Functions are kept once per (domain, name); two different bodies under one name are an
+    error. Every non-default domain a function lives in or imports is imported by the model.
+    """
+    result: dict[tuple, onnx.FunctionProto] = {}
+    for function in [*functions, *(f for node in graph.nodes for f in node.functions)]:
+        key = (function.domain, function.name)
+        if key in result:
+            if result[key] is not function and result[key].SerializeToString() != function.SerializeToString():
+                raise ValueError(f"Two different ONNX functions are named '{function.name}' in domain "
+                                 f"'{function.domain}'; give one of them another name or domain.")
+            continue
+        result[key] = function
+    domains = dict(extra_opsets or {})
+    for function in result.values():
+        needed = {o.domain: o.version for o in function.opset_import}
+        needed.setdefault(function.domain, domains.get(function.domain, 1))
+        for domain, version in needed.items():
+            if domain in ("", "ai.onnx"):
+                if version != opset:
+                    raise ValueError(f"ONNX function '{function.name}' imports opset {version} of the default "
+                                     f"domain, but the model uses opset {opset}.")
+                continue
+            if domains.setdefault(domain, version) != version:
+                raise ValueError(f"Domain '{domain}' is needed at versions {domains[domain]} and {version} "
+                                 f"(function '{function.name}'); a model imports one version per domain.")
+    return list(result.values()), domains
 
 
 def _name_leaf(x, node, value_names, const_names, initializers, weight_map) -> str:

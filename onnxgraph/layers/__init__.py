@@ -18,6 +18,7 @@ from onnxgraph.layers._merging import (Add, Average, Concatenate, Dot, Maximum, 
                                        Subtract, add, average, concatenate, dot, maximum, minimum,
                                        multiply, subtract)
 from onnxgraph.layers._normalization import BatchNormalization
+from onnxgraph.layers._onnxscript import inline_onnxscript
 from onnxgraph.layers._pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                                        GlobalAveragePooling1D, GlobalAveragePooling2D,
                                        GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
@@ -60,4 +61,5 @@ __all__ = [
     "Convolution3DTranspose", "SeparableConvolution1D", "SeparableConvolution2D",
     "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
     "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+    "inline_onnxscript",
 ]

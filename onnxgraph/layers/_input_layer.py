@@ -6,6 +6,7 @@ from onnxgraph.backend import dtypes
 from onnxgraph.backend.ir import KerasHistory, SymbolicTensor
 from onnxgraph.layers._layer import Layer
 from onnxgraph.layers._node import LayerNode
+from onnxgraph.layers._onnxscript_hook import ensure_installed
 
 __all__ = ["Input", "InputLayer", "placeholder"]
 
@@ -73,6 +74,7 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
     """
     if tensor is not None:
         raise ValueError("Input(tensor=...) is not supported: build the graph from Input() directly.")
+    ensure_installed()  # onnxscript functions called on this input emit into the graph
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtypes.standardize(dtype),
                        sparse=sparse, batch_shape=batch_shape, name=name, optional=optional)
     return layer._output

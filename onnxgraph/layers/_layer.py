@@ -16,6 +16,7 @@ from onnxgraph.backend import dtypes
 from onnxgraph.backend.ir import KerasHistory, SymbolicTensor, _ids
 from onnxgraph.backend.scope import current_scope, name_scope
 from onnxgraph.backend.variable import Variable
+from onnxgraph.layers import _onnxscript_hook as _onnxscript
 from onnxgraph.layers._input_spec import check_input_spec
 from onnxgraph.layers._node import LayerNode, is_recording
 from onnxgraph.utils._naming import auto_name
@@ -187,6 +188,7 @@ class Layer:
             from onnxgraph.layers._eager import call_eagerly
 
             return call_eagerly(self, args, kwargs)
+        _onnxscript.ensure_installed()  # onnxscript functions called in `call` emit into the graph
         inputs = args[0] if args else next(iter(kwargs.values()))
         check_input_spec(self, self.input_spec, [x for x in flatten(inputs) if isinstance(x, SymbolicTensor)])
         with name_scope(self.name):

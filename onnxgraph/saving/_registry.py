@@ -88,11 +88,12 @@ def _scope_stack() -> list:
 def builtin_objects() -> dict:
     """Built-in layer and model classes by class name (from the packages' explicit __all__)."""
     from onnxgraph import layers, models
+    from onnxgraph.layers._onnxscript import OnnxFunctionLayer
     from onnxgraph.layers._op_layer import OpLayer
 
     objects = {name: getattr(layers, name) for name in layers.__all__ if isinstance(getattr(layers, name), type)}
     objects.update({"Functional": models.Model, "Model": models.Model, "Sequential": models.Sequential,
-                    "OpLayer": OpLayer})
+                    "OpLayer": OpLayer, "OnnxFunctionLayer": OnnxFunctionLayer})
     return objects
 
 
