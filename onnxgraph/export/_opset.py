@@ -84,10 +84,38 @@ def _same_semantics(node, target_opset: int) -> bool:
     return node.op_type not in ("GridSample",)  # opset 20 renamed its modes
 
 
+# Ops whose `axes` moved from an attribute to an input, and the opset where it moved.
+_AXES_INPUT_SINCE = {"Squeeze": 13, "Unsqueeze": 13, "ReduceSum": 13, **{
+    op: 18 for op in ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+                      "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")}}
+
+
+def _axes_to_attributes(model: onnx.ModelProto, target_opset: int) -> None:
+    """Below the opset where `axes` became an input, a constant axes input becomes the attribute."""
+    from onnx import numpy_helper
+
+    constants = {t.name: t for t in model.graph.initializer}
+    for node in model.graph.node:
+        since = _AXES_INPUT_SINCE.get(node.op_type)
+        if since is None or target_opset >= since or len(node.input) < 2 or node.input[1] not in constants:
+            continue
+        axes = [int(a) for a in numpy_helper.to_array(constants[node.input[1]]).ravel()]
+        del node.input[1:]
+        kept = [a for a in node.attribute if not (a.name == "noop_with_empty_axes" and a.i == 0)]
+        del node.attribute[:]
+        node.attribute.extend(kept)
+        node.attribute.append(helper.make_attribute("axes", axes))
+    used = {name for node in model.graph.node for name in node.input}
+    unused = [t for t in model.graph.initializer if t.name not in used]
+    for tensor in unused:
+        model.graph.initializer.remove(tensor)
+
+
 def _relabel(proto: onnx.ModelProto, target_opset: int, reason: str) -> onnx.ModelProto:
     """onnx's converter has no down-adapter for ops whose newer versions only added types
-    (Add 14 -> 13, Relu 14 -> 13, ...). Relabel the opset and let the checker and strict shape
-    inference verify every node against the older schema; refuse ops whose meaning changed."""
+    (Add 14 -> 13, Relu 14 -> 13, ...). Relabel the opset (moving constant `axes` inputs back to
+    attributes) and let the checker and strict shape inference verify every node against the
+    older schema; refuse ops whose meaning changed."""
     if target_opset < 7:
         raise ValueError(f"Cannot convert to opset {target_opset}: onnx's version converter failed ({reason}), "
                          "and before opset 7 elementwise ops broadcast differently. Use target_opset >= 7.")
@@ -102,6 +130,7 @@ def _relabel(proto: onnx.ModelProto, target_opset: int, reason: str) -> onnx.Mod
     for opset in converted.opset_import:
         if opset.domain in ("", "ai.onnx"):
             opset.version = target_opset
+    _axes_to_attributes(converted, target_opset)
     converted.ir_version = ir_version_for(converted)
     from onnxgraph.export._skeleton import skeleton
 

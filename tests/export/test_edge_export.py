@@ -173,6 +173,18 @@ def test_target_opset_converts_and_lowers_ir(tmp_path):
     assert report.max_abs_diff["dense_2"] == 0.0
 
 
+def test_resnet_to_opset_11_moves_axes_back_to_attributes(resnet, tmp_path):
+    path = str(tmp_path / "resnet11.onnx")
+    report = resnet.export(path, target_opset=11, verbose=False)
+    proto = onnx.load(path)
+    assert report.opset == 11 and proto.ir_version == 6
+    reductions = [n for n in proto.graph.node if n.op_type in ("ReduceMean", "Squeeze")]
+    assert reductions and all(len(n.input) == 1 and any(a.name == "axes" for a in n.attribute) for n in reductions)
+    x = images(4, seed=9)
+    _, (y,) = run_file(path, {"img": x})
+    np.testing.assert_allclose(y, resnet.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
 def _gelu_model():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])
