@@ -28,6 +28,7 @@ class TrainingMixin:
     history = None
     _engine = None
     _compile_config = None
+    _compile_args = None
     _metrics_state = None
     _completed_epochs = 0
     _resume_epoch = 0
@@ -54,18 +55,52 @@ class TrainingMixin:
             >>> model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         """
         from onnxgraph import optimizers
-        from onnxgraph.trainer._compile import CompileConfig
 
-        self._require_graph("graph to train")
         self._close_engine()
         self.optimizer = optimizers.get(optimizer)
-        self._compile_config = CompileConfig(self, self.optimizer, loss, loss_weights, metrics, weighted_metrics)
+        self._compile_args = (loss, loss_weights, metrics, weighted_metrics)
+        self._compile_config = None
         self._metrics_state = None
         self.compiled = True
         self.stop_training = False
+        if self._has_graph():
+            self._compile_config = self._make_compile_config()  # argument errors surface here
+
+    def _make_compile_config(self):
+        from onnxgraph.trainer._compile import CompileConfig
+
+        return CompileConfig(self, self.optimizer, *self._compile_args)
+
+    def _has_graph(self) -> bool:
+        try:
+            self.outputs  # noqa: B018 - a lazily built model raises until it has been called
+        except AttributeError:
+            return False
+        return True
+
+    def _build_from_data(self, x) -> None:
+        """Keras builds an Input-less Sequential or a subclassed model from the first batch: so do we."""
+        from onnxgraph.trainer._data import is_array_like
+
+        def first_rows(value):
+            if isinstance(value, dict):
+                return {k: first_rows(v) for k, v in value.items()}
+            if isinstance(value, (list, tuple)) and value and all(is_array_like(v) for v in value):
+                return [first_rows(v) for v in value]
+            if is_array_like(value):
+                return np.asarray(value)[:2]
+            raise ValueError(
+                f"Model '{self.name}' is not built yet and fit() cannot build it from this data "
+                f"({type(value).__name__}). Call the model on a batch first, or give it an Input()."
+            )
+
+        sample = first_rows(x)
+        if isinstance(sample, (list, tuple)) and len(sample) == 1:
+            sample = sample[0]
+        self(sample)
 
     def _require_compiled(self, what: str):
-        if not self.compiled or self._compile_config is None:
+        if not self.compiled:
             raise RuntimeError(f"You must call `compile()` before using the model for {what}: "
                                "model.compile(optimizer=..., loss=...).")
 
@@ -82,6 +117,10 @@ class TrainingMixin:
         from onnxgraph.trainer._engine import Engine
 
         self._require_compiled(what)
+        if self._compile_config is None:
+            if not self._has_graph():
+                self._build_from_data(x)
+            self._compile_config = self._make_compile_config()
         config = self._compile_config
         y_shapes = [None] * len(self.output_names)
         if y is not None:

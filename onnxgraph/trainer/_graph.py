@@ -94,7 +94,9 @@ def _emit_parts(model, losses, loss_weights, label_specs, training: bool):
     with recording(False), emit_options(training_graph=training, state_updates=updates):
         if training:
             inputs = [placeholder(x.shape, x.dtype, n) for x, n in zip(model.inputs, model.input_names)]
-            preds = flatten(model._run_graph(inputs, training=True))
+            subclassed = getattr(model, "_is_subclassed", lambda: False)()
+            replay = model._run_subclassed if subclassed else model._run_graph
+            preds = [x for x in flatten(replay(inputs, training=True)) if x is not None]
         else:
             inputs, preds = list(model.inputs), list(model.outputs)
         parts.inputs += inputs

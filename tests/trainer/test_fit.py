@@ -269,3 +269,29 @@ def test_callbacks_receive_the_fit_parameters():
     model.fit(*_data(20), batch_size=5, epochs=2, verbose=0,
               callbacks=[callbacks.LambdaCallback(on_train_begin=lambda logs: seen.update(model=True))])
     assert seen == {"model": True}
+
+
+def test_sequential_and_subclassed_models_train_like_functional_ones():
+    x, y = _data(32, 4, 2)
+
+    class MLP(og.Model):
+        def __init__(self):
+            super().__init__()
+            self.d1, self.d2 = layers.Dense(8, activation="relu"), layers.Dense(2)
+
+        def call(self, inputs, training=None):
+            return self.d2(self.d1(inputs))
+
+    subclassed = MLP()
+    lazy = og.Sequential([layers.Dense(8, activation="relu"), layers.Dense(2)])
+    inputs = og.Input(shape=(4,))
+    functional = og.Model(inputs, layers.Dense(2)(layers.Dense(8, activation="relu")(inputs)))
+    for model in (subclassed, lazy):  # not built yet: fit builds them from the first batch, like Keras
+        model.compile(optimizer=optimizers.SGD(0.05), loss="mse")
+        model.fit(x[:2], y[:2], epochs=1, verbose=0)
+        model.set_weights(functional.get_weights())
+    functional.compile(optimizer=optimizers.SGD(0.05), loss="mse")
+    results = [m.fit(x, y, epochs=5, batch_size=8, shuffle=False, verbose=0).history["loss"]
+               for m in (functional, subclassed, lazy)]
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5)
+    np.testing.assert_allclose(results[2], results[0], rtol=1e-5)
