@@ -8,7 +8,8 @@ from onnxgraph.backend import dtypes
 from onnxgraph.backend.ir import SymbolicTensor
 from onnxgraph.ops._base import any_symbolic, as_tensor, constant, emit, int64s, normalize_axis, to_numpy
 from onnxgraph.ops._dispatch import keras_op
-from onnxgraph.ops._math import cast, equal
+from onnxgraph.ops._compare import equal
+from onnxgraph.ops._math import cast
 from onnxgraph.ops._shape import expand_dims, reshape
 
 __all__ = ["getitem", "take", "take_along_axis", "one_hot", "triu", "tril"]

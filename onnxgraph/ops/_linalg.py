@@ -10,7 +10,8 @@ from onnxgraph.backend import dtypes
 from onnxgraph.ops._base import any_symbolic, as_tensor, binary_operands, broadcast_shapes, emit, to_numpy
 from onnxgraph.ops._dispatch import keras_op
 from onnxgraph.ops._einsum import einsum
-from onnxgraph.ops._math import absolute, cast, multiply, not_equal, power, sqrt, square
+from onnxgraph.ops._compare import not_equal
+from onnxgraph.ops._math import absolute, cast, multiply, power, sqrt, square
 from onnxgraph.ops._reduce import max as reduce_max
 from onnxgraph.ops._reduce import min as reduce_min
 from onnxgraph.ops._reduce import sum as reduce_sum

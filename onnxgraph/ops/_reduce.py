@@ -7,7 +7,8 @@ import numpy as np
 from onnxgraph.backend import dtypes
 from onnxgraph.ops._base import any_symbolic, as_tensor, emit, int64s, keras_float, normalize_axis, to_numpy
 from onnxgraph.ops._dispatch import keras_op
-from onnxgraph.ops._math import cast, not_equal, sqrt, square, subtract
+from onnxgraph.ops._compare import not_equal
+from onnxgraph.ops._math import cast, sqrt, square, subtract
 
 __all__ = ["sum", "mean", "max", "min", "prod", "any", "all", "argmax", "argmin", "var", "std",
            "logsumexp", "cumsum", "sort", "argsort", "top_k"]
