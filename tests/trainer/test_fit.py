@@ -132,9 +132,15 @@ def test_iterables_generators_and_steps_per_epoch():
 
     model.fit(forever(), steps_per_epoch=3, epochs=2, verbose=0)
     assert model.optimizer.iterations == 14
+    # Arrays with steps_per_epoch: each epoch continues where the previous one stopped, like Keras.
+    seen = []
+    model.fit(x, y, batch_size=8, steps_per_epoch=3, epochs=2, shuffle=False, verbose=0,
+              callbacks=[callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(logs["loss"]))])
+    assert model.optimizer.iterations == 20 and len(seen) == 6
     with pytest.warns(UserWarning, match="ran out of data"):
         history = model.fit(iter(batches), epochs=3, verbose=0)  # a one-shot generator lasts one epoch
     assert len(history.history["loss"]) == 1
+    assert model.optimizer.iterations == 24
 
 
 def test_trainable_false_freezes_a_feature_extractor():

@@ -267,3 +267,26 @@ def test_descending_range_gather_reversal_of_an_unknown_length_axis():
     model = og.Model(inputs, RawOp(fn)(Scale()(inputs)))
     x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)
     gradient_check(model, x, expected=[(x * model.layers[1].w.numpy())[:, ::-1]])
+
+
+class TiedDense(og.layers.Layer):
+    """x @ W @ W^T with W read in two layouts (plain and transposed): one parameter to train."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight((input_shape[-1], 3), og.initializers.RandomNormal(0.0, 0.5, seed=1), name="w")
+
+    def call(self, inputs):
+        hidden = emit("MatMul", [inputs, self.w.graph_value()])
+        return emit("MatMul", [hidden, self.w.graph_value((("transpose", (1, 0)),))])
+
+
+def test_a_weight_read_in_two_layouts_is_one_trained_parameter():
+    inputs = og.Input(shape=(4,))
+    model = og.Model(inputs, TiedDense()(Scale()(inputs)))
+    grads = gradient_check(model, np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32))
+    assert sorted(grads) == ["scale/w", "tied_dense/w"] and grads["tied_dense/w"].shape == (4, 3)
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(1).standard_normal((8, 4)).astype(np.float32)
+    model.fit(x, x, epochs=2, verbose=0)
+    w = model.layers[-1].w.numpy()
+    np.testing.assert_allclose(model.predict(x, verbose=0), (x * model.layers[1].w.numpy()) @ w @ w.T, atol=1e-5)
