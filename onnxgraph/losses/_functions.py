@@ -9,7 +9,7 @@ from onnxgraph import ops
 from onnxgraph.losses._math import EPSILON, cast, clip, is_symbolic, same_rank, take_class
 
 __all__ = ["mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
-           "categorical_crossentropy", "sparse_categorical_crossentropy"]
+           "categorical_crossentropy", "sparse_categorical_crossentropy", "valid_mask"]
 
 
 def _prepare(y_true, y_pred):
@@ -115,13 +115,13 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     """-log_softmax(y_pred)[label] with integer labels of shape y_pred.shape[:-1] (or with a trailing 1).
 
+    With `ignore_class`, entries whose label equals it give 0 (Keras then averages over the
+    other entries only; the Loss object does that reduction).
+
     Example:
         >>> round(float(sparse_categorical_crossentropy(np.array([1]), np.zeros((1, 4)), from_logits=True)[0]), 4)
         1.3863
     """
-    if ignore_class is not None:
-        raise ValueError("sparse_categorical_crossentropy: ignore_class is not supported by onnxgraph yet; "
-                         "drop those samples or give them sample_weight 0.")
     if axis not in (-1, len(y_pred.shape) - 1):
         raise ValueError(f"sparse_categorical_crossentropy: only the last axis can hold classes, got axis={axis}.")
     if not is_symbolic(y_pred):
@@ -130,4 +130,18 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         y_true = np.asarray(y_true)
     if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
         y_true = ops.squeeze(y_true, -1)
-    return ops.negative(take_class(_log_probs(y_pred, from_logits), y_true))
+    valid = None
+    if ignore_class is not None:
+        valid = valid_mask(y_true, ignore_class)
+        y_true = ops.multiply(y_true, cast(valid, y_true.dtype))  # ignored entries read class 0, then are zeroed
+    values = ops.negative(take_class(_log_probs(y_pred, from_logits), y_true))
+    return values if valid is None else ops.multiply(values, cast(valid, values.dtype))
+
+
+def valid_mask(labels, ignore_class):
+    """1 where labels != ignore_class, else 0 (float32), with a trailing length-1 label axis removed."""
+    if not is_symbolic(labels):
+        labels = np.asarray(labels)
+        if labels.dtype.kind == "f":
+            labels = labels.astype(np.int64)
+    return cast(ops.not_equal(labels, int(ignore_class)), "float32")

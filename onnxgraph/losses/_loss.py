@@ -83,15 +83,21 @@ class Loss:
         """The scalar training loss with this loss's reduction (symbolic); sample_weight shape (batch,)."""
         if not is_symbolic(y_true, y_pred):
             raise TypeError(f"Loss '{self.name}'.emit_reduced needs symbolic tensors.")
-        return self._reduce(self.call(y_true, y_pred), sample_weight)
+        return self._reduce(self.call(y_true, y_pred), sample_weight, self._mask(y_true, y_pred))
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Keras's `loss(y_true, y_pred, sample_weight)`: reduced value (float array, or symbolic scalar)."""
         values = self.call(y_true, y_pred)
-        out = self._reduce(values, sample_weight)
+        out = self._reduce(values, sample_weight, self._mask(y_true, y_pred))
         return out if is_symbolic(out) else np.asarray(out, dtype=np.float32)
 
-    def _reduce(self, values, sample_weight):
+    def _mask(self, y_true, y_pred):
+        """Keras mask of the unreduced values (1 = counts), or None; sparse CE's ignore_class sets one."""
+        return None
+
+    def _reduce(self, values, sample_weight, mask=None):
+        if mask is not None:
+            return self._reduce_masked(values, sample_weight, mask)
         if self.reduction in (None, "none"):
             if sample_weight is None:
                 return values
@@ -114,6 +120,21 @@ class Loss:
         # mean_with_sample_weight, Keras style: sum(values * w) / sum(w) with w per sample, so outputs
         # of rank > 2 divide an element sum by a sample count.
         return ops.divide(total, ops.sum(_weights_like(sample_weight, per_sample)))
+
+    def _reduce_masked(self, values, sample_weight, mask):
+        # Keras's apply_mask: averages run over unmasked entries only (values are already 0 where masked).
+        weights = None if sample_weight is None else _weights_like(sample_weight, values)
+        weighted = values if weights is None else ops.multiply(values, weights)
+        if self.reduction in (None, "none"):
+            return weighted
+        total = ops.sum(weighted)
+        if self.reduction == "sum":
+            return total
+        if self.reduction == "mean_with_sample_weight" and weights is not None:
+            count = ops.sum(ops.multiply(mask, weights))
+        else:
+            count = ops.sum(mask)
+        return ops.divide(total, ops.maximum(count, 1e-12))  # all masked: 0, like divide_no_nan
 
     # -- config -----------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -255,8 +276,11 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
 
     Args:
         from_logits: bool, y_pred holds logits.
-        ignore_class: must be None (not supported yet).
+        ignore_class: int or None; entries with this label are left out (loss 0, not counted).
         axis: the class axis; only -1.
+
+    With `ignore_class`, `emit_reduced` and `__call__` follow Keras (average over counted
+    entries); `emit`'s per-sample values are the plain mean with ignored entries as 0.
     """
 
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", axis=-1,
@@ -276,10 +300,18 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
                              "categorical_crossentropy.")
         y = super().coerce_labels(y, y_pred_shape)
         classes = y_pred_shape[-1]
-        if classes is not None and y.size and (y.min() < 0 or y.max() >= classes):
+        counted = y if self.ignore_class is None else y[y != self.ignore_class]
+        if classes is not None and counted.size and (counted.min() < 0 or counted.max() >= classes):
             raise ValueError(f"Loss '{self.name}': class ids must be in [0, {classes}) for an output with "
-                             f"{classes} classes; got values in [{y.min()}, {y.max()}].")
+                             f"{classes} classes; got values in [{counted.min()}, {counted.max()}].")
         return y
+
+    def _mask(self, y_true, y_pred):
+        if self.ignore_class is None:
+            return None
+        if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
+            y_true = ops.squeeze(y_true, -1)
+        return F.valid_mask(y_true, self.ignore_class)
 
     def call(self, y_true, y_pred):
         return self.fn(y_true, y_pred, **self._fn_kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxgraph import losses
-from onnxgraph.metrics._metric import MeanMetricWrapper
+from onnxgraph.metrics._metric import Mean, MeanMetricWrapper
 
 __all__ = ["MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy"]
@@ -79,7 +79,7 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
 
     Args:
         from_logits: bool.
-        ignore_class: must be None (not supported yet).
+        ignore_class: int or None; entries with this label are not counted.
         axis: int.
     """
 
@@ -87,3 +87,16 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
                  axis=-1):
         super().__init__(_f32(losses.sparse_categorical_crossentropy), name=name, dtype=dtype,
                          from_logits=from_logits, ignore_class=ignore_class, axis=axis)
+        self.ignore_class = ignore_class
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if self.ignore_class is None or sample_weight is None:
+            # Keras 3 applies the ignore_class mask only together with sample weights: without them an
+            # ignored entry counts as a loss of 0.
+            return super().update_state(y_true, y_pred, sample_weight)
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred, dtype=np.float32)
+        values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        weights = losses._functions.valid_mask(y_true.reshape(values.shape), self.ignore_class)
+        sample_weight = np.asarray(sample_weight, dtype=np.float32)
+        weights = weights * sample_weight.reshape(sample_weight.shape + (1,) * (weights.ndim - sample_weight.ndim))
+        Mean.update_state(self, values, sample_weight=weights)

@@ -41,13 +41,26 @@ CASES = [
 ]
 
 
+def np_scce_ignore(t, p):
+    """Keras's sparse CE with ignore_class=-1 as a per-sample value whose batch mean is Keras's loss."""
+    valid = t != -1
+    values = np_scce(np.where(valid, t, 0), p, True) * valid
+    return values * len(t) / valid.sum()
+
+
+CASES.append(("scce_ignore", losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1), None, "ignore",
+              np_scce_ignore))
+
+
 def _labels(kind, rng):
     if kind == "real":
         return rng.standard_normal((B, C)).astype(np.float32)
     if kind == "binary":
         return rng.integers(0, 2, (B, C)).astype(np.float32)
     ids = rng.integers(0, C, B)
-    return ids if kind == "sparse" else np.eye(C, dtype=np.float32)[ids]
+    if kind == "ignore":
+        ids[[1, 4]] = -1
+    return ids if kind in ("sparse", "ignore") else np.eye(C, dtype=np.float32)[ids]
 
 
 def _numeric_grads(formula, activation, x, y, sw, kernel, bias, eps=1e-6):
@@ -100,7 +113,7 @@ def test_ort_training_gradient_matches_finite_differences(name, loss, activation
         engine.close()
 
     x64, k64, b64 = x.astype(np.float64), kernel.astype(np.float64), bias.astype(np.float64)
-    y64 = y if label_kind == "sparse" else y.astype(np.float64)
+    y64 = y if label_kind in ("sparse", "ignore") else y.astype(np.float64)
     want_value = np.sum(formula(y64, ACTIVATIONS[activation](x64 @ k64 + b64)) * sw) / B
     assert np.isfinite(value)
     assert value == pytest.approx(want_value, rel=1e-5, abs=1e-6)

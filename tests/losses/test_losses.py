@@ -117,3 +117,35 @@ def test_extreme_logits_are_finite_and_exact(loss, y):
     per_sample, reduced = session.run(None, {"y_true": labels, "y_pred": p, "sample_weight": np.ones(2, np.float32)})
     assert np.all(np.isfinite(per_sample)) and np.isfinite(reduced)
     np.testing.assert_allclose(per_sample, want, rtol=1e-6)
+
+
+def _ignore_data(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, shape[-1], shape[:-1])
+    y[rng.uniform(size=y.shape) < 0.3] = -1  # padding entries
+    return y, (2 * rng.standard_normal(shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "mean_with_sample_weight", None])
+@pytest.mark.parametrize("shape", [(9, 5), (4, 6, 5)], ids=["rank2", "sequence"])
+def test_ignore_class_matches_keras_and_onnx(keras, shape, reduction):
+    y, p = _ignore_data(shape)
+    sw = _weights(int(np.prod(shape[:-1]))).reshape(shape[:-1])  # Keras needs full-shape weights on sequences
+    ours = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1, reduction=reduction)
+    theirs = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1, reduction=reduction)
+    for weights in (None, sw):
+        want = keras.ops.convert_to_numpy(theirs(y, p, sample_weight=weights))
+        np.testing.assert_allclose(ours(y, p, sample_weight=weights), want, rtol=1e-5, atol=1e-6)
+    valid = y != -1
+    manual = -np.sum(np.take_along_axis(np_log_softmax(p), np.where(valid, y, 0)[..., None], -1)[..., 0] * valid)
+    if reduction == "sum_over_batch_size":
+        assert float(ours(y, p)) == pytest.approx(manual / valid.sum(), rel=1e-5)  # mean over counted entries
+        session, labels = _loss_model(ours, y, p)
+        per_sample_weights = _weights(len(p))
+        _, reduced = session.run(None, {"y_true": labels, "y_pred": p, "sample_weight": per_sample_weights})
+        np.testing.assert_allclose(reduced, ours(y, p, sample_weight=per_sample_weights), rtol=1e-5)
+
+
+def np_log_softmax(x):
+    s = x - x.max(-1, keepdims=True)
+    return s - np.log(np.exp(s).sum(-1, keepdims=True))

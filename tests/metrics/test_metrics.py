@@ -31,6 +31,8 @@ def batch(kind, seed):
     scores = _softmax(1.5 * rng.standard_normal((N, C)) + 1.2 * np.eye(C)[ids])
     if kind == "sparse":
         return ids, scores
+    if kind == "sparse_ignore":
+        return np.where(rng.uniform(size=N) < 0.3, -1, ids), scores
     if kind == "sparse_col":
         return ids[:, None], scores
     if kind == "onehot":
@@ -69,6 +71,8 @@ CASES = [
      lambda k: k.metrics.CategoricalCrossentropy(label_smoothing=0.1), "onehot"),
     ("scce", lambda: metrics.SparseCategoricalCrossentropy(), lambda k: k.metrics.SparseCategoricalCrossentropy(),
      "sparse"),
+    ("scce_ignore", lambda: metrics.SparseCategoricalCrossentropy(ignore_class=-1),
+     lambda k: k.metrics.SparseCategoricalCrossentropy(ignore_class=-1), "sparse_ignore"),
     ("auc", lambda: metrics.AUC(), lambda k: k.metrics.AUC(), "binary"),
     ("auc_pr", lambda: metrics.AUC(curve="PR"), lambda k: k.metrics.AUC(curve="PR"), "binary"),
     ("auc_minoring", lambda: metrics.AUC(num_thresholds=50, summation_method="minoring"),
