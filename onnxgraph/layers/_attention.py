@@ -9,6 +9,7 @@ initializers, not runtime nodes.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -17,6 +18,7 @@ from onnxgraph import activations, initializers, ops
 from onnxgraph.backend import dtypes
 from onnxgraph.backend.emit import constant, emit
 from onnxgraph.backend.ir import SymbolicTensor
+from onnxgraph.backend.scope import current_scope, name_scope
 from onnxgraph.layers._core import Dropout
 from onnxgraph.layers._layer import Layer
 
@@ -113,8 +115,26 @@ class MultiHeadAttention(Layer):
     output_dense = property(lambda self: self._output_dense)
 
     def build(self, query_shape, value_shape=None, key_shape=None):
-        # The projections are created on the first call, when value and key shapes are known.
+        """Create the projections now if the value shape is given, else on the first call."""
+        if value_shape is None or hasattr(self, "_output_dense"):
+            return
+        key_shape = value_shape if key_shape is None else key_shape
+        self._make_sublayers(query_shape, value_shape, key_shape)
+        projected = tuple(query_shape[:-1]) + (self.num_heads, self.value_dim)
+        shapes = [query_shape, key_shape] + ([query_shape] if self.use_gate else []) + [value_shape, projected]
+        sublayers = [self._query_dense, self._key_dense] + ([self._gate_dense] if self.use_gate else []) + \
+            [self._value_dense, self._output_dense]
+        scope = current_scope()
+        outer = name_scope(self.name) if not scope or scope[-1] != self.name else contextlib.nullcontext()
+        with outer:  # weight paths multi_head_attention/query/kernel, as in Keras
+            for layer, shape in zip(sublayers, shapes):
+                with name_scope(layer.name):
+                    layer.build(shape)
+                layer.built = True
         self.built = True
+
+    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
+        return tuple(query_shape[:-1]) + (self._output_shape or (query_shape[-1],))
 
     def _make_sublayers(self, query_shape, value_shape, key_shape):
         if tuple(value_shape[1:-1]) != tuple(key_shape[1:-1]):

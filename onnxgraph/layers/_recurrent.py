@@ -154,8 +154,9 @@ def _sequence_dropout(x_tm, rate: float, seed):
     return ops.multiply(x_tm, mask)
 
 
-def _cell_kwargs(layer_kwargs: dict, extra: dict) -> dict:
-    cell = {k: layer_kwargs.pop(k) for k in list(layer_kwargs) if k in _CELL_ARGS or k in extra}
+def _cell_kwargs(layer_kwargs: dict) -> dict:
+    """Move the cell's arguments out of the layer's kwargs (regularizers/constraints are not supported)."""
+    cell = {k: layer_kwargs.pop(k) for k in list(layer_kwargs) if k in _CELL_ARGS}
     for key in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
                 "recurrent_constraint", "bias_constraint", "implementation"):
         layer_kwargs.pop(key, None)
@@ -165,6 +166,21 @@ def _cell_kwargs(layer_kwargs: dict, extra: dict) -> dict:
 class SimpleRNN(_RNN):
     """Fully-connected RNN: h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias).
 
+    Args:
+        units: Size of the output and state.
+        activation: tanh (default), sigmoid, relu, hard_sigmoid, linear, softsign or softplus.
+        use_bias, kernel_initializer, recurrent_initializer, bias_initializer: as in Keras.
+        dropout: Fraction of input units dropped in training (one mask per sequence).
+        recurrent_dropout: Accepted for inference; a training graph with it raises.
+        return_sequences: Return the whole output sequence instead of the last output.
+        return_state: Also return the final state(s).
+        go_backwards: Process the sequence backwards (the returned sequence is reversed too).
+
+    Returns:
+        The last output (batch, units), or (batch, time, units) with return_sequences, then
+        the final states (batch, units) with return_state. Call with `initial_state=[...]`
+        to start from given states.
+
     Example:
         >>> x = Input(shape=(None, 8))
         >>> SimpleRNN(4, return_sequences=True)(x).shape
@@ -172,7 +188,7 @@ class SimpleRNN(_RNN):
     """
 
     def __init__(self, units, activation="tanh", **kwargs):
-        cell = SimpleRNNCell(units, activation=activation, name="simple_rnn_cell", **_cell_kwargs(kwargs, {}))
+        cell = SimpleRNNCell(units, activation=activation, name="simple_rnn_cell", **_cell_kwargs(kwargs))
         super().__init__(cell, **kwargs)
 
     def _emit(self, x_tm, initial):
@@ -184,8 +200,23 @@ class SimpleRNN(_RNN):
 class LSTM(_RNN):
     """Long Short-Term Memory layer (Hochreiter 1997), Keras 3 weights: gates i, f, c, o.
 
-    Emits one ONNX LSTM node; returns the last output, or the sequence with
-    `return_sequences=True`, followed by the states [h, c] with `return_state=True`.
+    Emits one ONNX LSTM node; the states are [h, c].
+
+    Args:
+        units: Size of the output and states.
+        activation, recurrent_activation: tanh and sigmoid by default (ONNX-supported names only).
+        unit_forget_bias: Start the forget-gate bias at one (Keras default).
+        use_bias, kernel_initializer, recurrent_initializer, bias_initializer: as in Keras.
+        dropout: Fraction of input units dropped in training (one mask per sequence).
+        recurrent_dropout: Accepted for inference; a training graph with it raises.
+        return_sequences: Return the whole output sequence instead of the last output.
+        return_state: Also return the final state(s).
+        go_backwards: Process the sequence backwards (the returned sequence is reversed too).
+
+    Returns:
+        The last output (batch, units), or (batch, time, units) with return_sequences, then
+        the final states (batch, units) with return_state. Call with `initial_state=[...]`
+        to start from given states.
 
     Example:
         >>> tokens = Input(shape=(None,))
@@ -196,7 +227,7 @@ class LSTM(_RNN):
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True,
                  **kwargs):
         cell = LSTMCell(units, activation=activation, recurrent_activation=recurrent_activation,
-                        unit_forget_bias=unit_forget_bias, name="lstm_cell", **_cell_kwargs(kwargs, {}))
+                        unit_forget_bias=unit_forget_bias, name="lstm_cell", **_cell_kwargs(kwargs))
         super().__init__(cell, **kwargs)
 
     recurrent_activation = property(lambda self: self.cell.recurrent_activation)
@@ -212,6 +243,22 @@ class GRU(_RNN):
     `reset_after=True` is ONNX GRU `linear_before_reset=1` (bias (2, 3*units));
     `reset_after=False` applies the reset gate before the recurrent matmul (bias (3*units,)).
 
+    Args:
+        units: Size of the output and state.
+        activation, recurrent_activation: tanh and sigmoid by default (ONNX-supported names only).
+        reset_after: Keras's GRU convention (default True).
+        use_bias, kernel_initializer, recurrent_initializer, bias_initializer: as in Keras.
+        dropout: Fraction of input units dropped in training (one mask per sequence).
+        recurrent_dropout: Accepted for inference; a training graph with it raises.
+        return_sequences: Return the whole output sequence instead of the last output.
+        return_state: Also return the final state(s).
+        go_backwards: Process the sequence backwards (the returned sequence is reversed too).
+
+    Returns:
+        The last output (batch, units), or (batch, time, units) with return_sequences, then
+        the final states (batch, units) with return_state. Call with `initial_state=[...]`
+        to start from given states.
+
     Example:
         >>> x = Input(shape=(10, 8))
         >>> GRU(4, return_state=True)(x)[1].shape
@@ -221,7 +268,7 @@ class GRU(_RNN):
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True,
                  **kwargs):
         cell = GRUCell(units, activation=activation, recurrent_activation=recurrent_activation,
-                       reset_after=reset_after, name="gru_cell", **_cell_kwargs(kwargs, {}))
+                       reset_after=reset_after, name="gru_cell", **_cell_kwargs(kwargs))
         super().__init__(cell, **kwargs)
 
     recurrent_activation = property(lambda self: self.cell.recurrent_activation)

@@ -169,6 +169,20 @@ def test_matches_keras(keras, case):
     assert ours.outputs[0].shape == tuple(theirs.outputs[0].shape)
 
 
+def test_explicit_build_and_output_shape_match_keras(keras):
+    keras.backend.clear_session()
+    ours, theirs = layers.MultiHeadAttention(2, 3, use_gate=True), keras.layers.MultiHeadAttention(2, 3, use_gate=True)
+    for layer in (ours, theirs):
+        layer.build((None, 4, 6), (None, 5, 8))
+    assert [(w.path, w.shape) for w in ours.weights] == [(w.path, tuple(w.shape)) for w in theirs.weights]
+    assert ours.count_params() == theirs.count_params()
+    assert ours.compute_output_shape((None, 4, 6), (None, 5, 8)) == theirs.compute_output_shape((None, 4, 6),
+                                                                                                (None, 5, 8))
+    ours.set_weights(theirs.get_weights())
+    q, v = rand(2, 4, 6), rand(2, 5, 8, seed=1)
+    np.testing.assert_allclose(ours(q, v), theirs(q, v).detach().numpy(), rtol=1e-5, atol=2e-6)
+
+
 def test_trains_like_keras(keras):
     pytest.importorskip("torch")
     from tests.layers._training_reference import assert_same_gradients, keras_gradients, ort_gradients
