@@ -117,8 +117,15 @@ def get(identifier):
         identifier = identifier.get("config", identifier.get("class_name"))
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier]
+    if isinstance(identifier, str):  # a custom function saved by its registered name (never imported)
+        from onnxgraph.saving import get_registered_object
+
+        found = get_registered_object(identifier)
+        if callable(found) and not isinstance(found, type):
+            return found
     raise ValueError(
-        f"Unknown activation {identifier!r}. Use one of: {', '.join(sorted(_BY_NAME))}, or a callable."
+        f"Unknown activation {identifier!r}. Use one of: {', '.join(sorted(_BY_NAME))}, a callable, or a "
+        "function decorated with @onnxgraph.saving.register_serializable() (or passed in custom_objects)."
     )
 
 

@@ -235,3 +235,25 @@ def test_op_layer_naming_a_non_op_is_refused_from_a_file(tmp_path):
     _rewrite(tmp_path / "op.onnx", _edit_config(rename))
     with pytest.raises(ValueError, match="unknown op 'eval'"):
         og.load_model(tmp_path / "op.onnx")
+
+
+def test_register_serializable_with_package_and_name(tmp_path):
+    @og.saving.register_serializable(package="tests_safety", name="Halver")
+    class HalfLayer(layers.Layer):
+        def call(self, inputs):
+            return inputs * 0.5
+
+    @og.saving.register_serializable(package="tests_safety")
+    def cube(x):
+        return x * x * x
+
+    assert og.saving.get_registered_name(HalfLayer) == "tests_safety>Halver"
+    inputs = og.Input((2,))
+    model = og.Model(inputs, layers.Dense(2, activation=cube)(HalfLayer()(inputs)))
+    model.save(tmp_path / "h.onnx")
+    restored = og.load_model(tmp_path / "h.onnx")
+    assert type(restored.layers[1]) is HalfLayer and restored.layers[2].activation is cube
+    x = rand(3, 2)
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="already registered"):
+        og.saving.register_serializable(package="tests_safety", name="Halver")(type("Other", (layers.Layer,), {}))
