@@ -115,7 +115,10 @@ class _Keras3:
         self.pairs, self.problems = [], []
 
     def model(self, model, group, path):
-        self._model(model, group, path)
+        if _is_model(model):
+            self._model(model, group, path)
+        else:  # a subclassed model: Keras saves its sublayers under their attribute names
+            self._layer(model, group, path.rstrip("/"))
         return self.pairs, self.problems
 
     def _model(self, model, group, path):
@@ -172,12 +175,18 @@ class _Keras3:
         return attempt
 
     def _layer(self, layer, group, path):
+        variables = layer.weights
         arrays = _flatten(group, path, _keras_class(layer), layer)
+        if arrays is None or len(arrays) != len(variables):
+            # Sublayers saved under attribute names this layer does not share (a subclassed
+            # model's `layers` list, say): match each sublayer by its recorded name instead.
+            by_name = _sublayers_by_name(layer, group, path) if _children(group) else None
+            if by_name is not None:
+                arrays = by_name
         if arrays is None:
             self.problems.append(f"layer '{layer.name}' ({_keras_class(layer)}): cannot tell how its sublayers "
                                  f"map to the groups under '{path}' ({sorted(group.keys())}).")
             return
-        variables = layer.weights
         if len(arrays) != len(variables):
             shapes = [tuple(d.shape) for _, d in arrays]
             self.problems.append(f"layer '{layer.name}' ({_keras_class(layer)}) has {len(variables)} weights "
@@ -227,22 +236,23 @@ def _flatten(group, path, class_name, layer=None):
 
     Own variables come first; sublayers follow in the order Keras's `weights` lists them: a
     single sublayer (RNN `cell`, TimeDistributed `layer`), a known composite's order, or, for
-    custom layers, the order of `layer`'s own sublayer attributes with the same names.
+    custom layers and subclassed models, the order of `layer`'s own sublayer attributes with
+    the same names.
     """
     arrays = _own_arrays(group, path)
     children = _children(group)
     if not children:
         return arrays
-    order = _CHILD_ORDER.get(class_name)
-    if order is None and len(children) == 1:
-        order = children
+    order = [(child, None) for child in _CHILD_ORDER.get(class_name, [])] or None
     if order is None and layer is not None:
         order = _attribute_order(layer, children)
-    if order is None or set(children) - set(order):
+    if order is None and len(children) == 1:
+        order = [(children[0], None)]
+    if order is None or set(children) - {child for child, _ in order}:
         return None
-    for child in order:
+    for child, sublayer in order:
         if child in children:
-            sub = _flatten(group[child], f"{path}/{child}", None)
+            sub = _flatten(group[child], f"{path}/{child}", sublayer and _keras_class(sublayer), sublayer)
             if sub is None:
                 return None
             arrays += sub
@@ -250,15 +260,55 @@ def _flatten(group, path, class_name, layer=None):
 
 
 def _attribute_order(layer, children):
-    """Child group names in the order the layer's sublayers contribute to `layer.weights`."""
+    """(child group name, sublayer) in the order the layer's sublayers appear in `layer.weights`."""
     from onnxgraph.layers._layer import Layer
 
     attrs = {}
     for attr, value in vars(layer).items():
         if isinstance(value, Layer) and value is not layer:
             attrs.setdefault(id(value), attr.lstrip("_"))
-    order = [attrs.get(id(sub)) for sub in layer._layers if sub.weights]
-    return order if set(children) <= set(o for o in order if o) else None
+    order = [(attrs.get(id(sub)), sub) for sub in layer._layers if sub.weights]
+    return order if set(children) <= {name for name, _ in order if name} else None
+
+
+def _sublayers_by_name(layer, group, path):
+    """Arrays in `layer.weights` order, finding each (sub)layer's own variables by the name Keras
+    recorded on its `vars` group anywhere below `group`; None when a name is missing or repeated."""
+    import h5py
+
+    found, repeated = {}, set()
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Group) and name.split("/")[-1] == "vars" and "name" in obj.attrs and len(obj.keys()):
+            key = _text(obj.attrs["name"])
+            if key in found:
+                repeated.add(key)
+            found[key] = (f"{path}/{name}", obj)
+
+    group.visititems(visit)
+    if "vars" in group and len(group["vars"].keys()):
+        found[layer.name] = (f"{path}/vars", group["vars"])
+    by_variable = {}
+    for owner in _layer_tree(layer):
+        own = owner._trainable_vars + owner._non_trainable_vars
+        if not own:
+            continue
+        if owner.name not in found or owner.name in repeated:
+            return None
+        vars_path, vars_group = found[owner.name]
+        datasets = [(f"{vars_path}/{k}", vars_group[k]) for k in sorted(vars_group.keys(), key=int)]
+        if len(datasets) != len(own):
+            return None
+        by_variable.update({id(v): d for v, d in zip(own, datasets)})
+    if len(by_variable) != len(layer.weights):
+        return None
+    return [by_variable[id(v)] for v in layer.weights]
+
+
+def _layer_tree(layer):
+    yield layer
+    for sub in layer._layers:
+        yield from _layer_tree(sub)
 
 
 def _legacy(model, group, source):

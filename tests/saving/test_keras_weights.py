@@ -164,3 +164,27 @@ def test_legacy_mismatch_and_bad_files(saved_mlp, tmp_path):
         archive.writestr("config.json", "{}")
     with pytest.raises(ValueError, match="without model.weights.h5"):
         ours.load_weights(tmp_path / "empty.keras")
+
+
+def test_subclassed_models(tmp_path):
+    def build(lib):
+        class Net(lib.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.encoder = lib.layers.Dense(5, activation="relu")
+                self.norm = lib.layers.BatchNormalization()
+                self.head = lib.layers.Dense(2)
+
+            def call(self, x):
+                return self.head(self.norm(self.encoder(x)))
+        return Net(name="net")
+    keras.backend.clear_session()
+    theirs = build(keras)
+    x = rand(3, 4)
+    theirs(x)
+    randomize(theirs, seed=5)
+    theirs.save_weights(tmp_path / "sub.weights.h5")
+    ours = build(og)
+    ours(x)
+    ours.load_weights(tmp_path / "sub.weights.h5")
+    np.testing.assert_allclose(ours.predict(x, verbose=0), keras_out(theirs, x), rtol=1e-5, atol=1e-6)
