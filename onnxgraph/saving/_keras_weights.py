@@ -70,7 +70,8 @@ def _open_h5(path):
     try:
         import h5py
     except ImportError:
-        raise ImportError("Reading Keras weight files needs h5py: pip install h5py") from None
+        raise ImportError("Reading Keras weight files needs h5py: pip install h5py "
+                          "(or onnxgraph[keras-weights]).") from None
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
