@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 import onnxgraph as keras
 from onnxgraph import layers
 

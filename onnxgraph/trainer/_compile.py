@@ -117,8 +117,8 @@ class MetricsState:
                 if entry is None:
                     continue
                 for identifier in entry if isinstance(entry, (list, tuple)) else [entry]:
-                    metric = metrics_module.get(identifier, y_true_shape=y_shapes[i], y_pred_shape=config.pred_shapes[i],
-                                                loss=config.losses[i])
+                    metric = metrics_module.get(identifier, y_true_shape=y_shapes[i],
+                                                y_pred_shape=config.pred_shapes[i], loss=config.losses[i])
                     self.metrics.append((i, metric, f"{names[i]}_{metric.name}" if multi else metric.name, weighted))
         self._dedupe_names()
         self.directions = {metric.name: getattr(metric, "direction", None) for _, metric, _, _ in self.metrics}

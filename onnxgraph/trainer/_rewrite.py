@@ -106,6 +106,7 @@ def rewrite(graph: Graph, rules: dict, context: RewriteContext | None = None) ->
         node.inputs = [None if x is None else substitute.get(x.id, x) for x in node.inputs]
         rule = rules.get(node.op_type) if node.domain in ("", "ai.onnx") else None
         replacement = None
+        n_updates = len(ctx.updates)
         if rule is not None:
             with _scope(node.scope):
                 replacement = rule(node, ctx)
@@ -116,7 +117,8 @@ def rewrite(graph: Graph, rules: dict, context: RewriteContext | None = None) ->
         if node.id in ctx._keep:
             nodes.append(node)
             known.update(x.id for x in node.outputs)
-        emitted = _new_nodes(replacement, known)
+        # State updates a rule reports need their nodes too, even when no output reads them.
+        emitted = _new_nodes(list(replacement) + [t for _, t in ctx.updates[n_updates:]], known)
         nodes.extend(emitted)
         for n in emitted:
             known.update(x.id for x in n.outputs)

@@ -90,8 +90,9 @@ def _mish(node, ctx):
 def _sign(node, ctx):
     # Comparisons carry no gradient, which is sign's true derivative (0 almost everywhere).
     x = node.inputs[0]
-    positive = E("Cast", [E("Greater", [x, _c(x, 0.0)], None, x.shape, "bool")], {"to": _onnx_type(x)}, x.shape, x.dtype)
-    negative = E("Cast", [E("Less", [x, _c(x, 0.0)], None, x.shape, "bool")], {"to": _onnx_type(x)}, x.shape, x.dtype)
+    to = {"to": _onnx_type(x)}
+    positive = E("Cast", [E("Greater", [x, _c(x, 0.0)], None, x.shape, "bool")], to, x.shape, x.dtype)
+    negative = E("Cast", [E("Less", [x, _c(x, 0.0)], None, x.shape, "bool")], to, x.shape, x.dtype)
     return [_like("Sub", positive, negative)]
 
 

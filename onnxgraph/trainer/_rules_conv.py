@@ -222,7 +222,10 @@ def _transpose_pads(node, x, out, kernel, strides, dilations, out_pad):
     if output_shape is None and auto_pad in ("NOTSET", "VALID"):
         pads = list(attr(node, "pads", None) or [0] * (2 * n)) if auto_pad == "NOTSET" else [0] * (2 * n)
         return pads[:n], pads[n:]
-    targets = list(output_shape)[-n:] if output_shape is not None else [s * size for s, size in zip(strides, x.shape[2:])]
+    if output_shape is not None:
+        targets = list(output_shape)[-n:]
+    else:
+        targets = [s * size for s, size in zip(strides, x.shape[2:])]
     begins, ends = [], []
     for i in range(n):
         total = strides[i] * (x.shape[2 + i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1 - targets[i]

@@ -53,7 +53,8 @@ def _batch_norm(node, ctx):
     y = _affine(y, scale, bias)
     momentum = float(attr(node, "momentum", 0.9))
     results = [y]
-    for running, batch, out in zip((mean, var), (batch_mean, batch_var), node.outputs[1:]):
+    # The updates are recorded even when the node leaves its running-statistics outputs undeclared.
+    for running, batch in zip((mean, var), (batch_mean, batch_var)):
         flat = E("Reshape", [batch, const(running.shape, "int64")], None, running.shape, x.dtype)
         new = E("Add", [E("Mul", [running, const(momentum, x.dtype)], None, running.shape, x.dtype),
                         E("Mul", [flat, const(1.0 - momentum, x.dtype)], None, running.shape, x.dtype)],

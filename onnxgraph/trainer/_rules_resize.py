@@ -51,7 +51,8 @@ def axis_matrix(size: int, out: int, scale: float, by_scale: bool, attrs: tuple)
         [helper.make_tensor("sizes", TensorProto.INT64, [2], [size, out])]
     inputs = ["x", "", "scales"] if by_scale else ["x", "", "", "sizes"]
     node = helper.make_node("Resize", inputs, ["y"], **dict(attrs))
-    graph = helper.make_graph([node], "resize_matrix", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [size, size])],
+    graph = helper.make_graph([node], "resize_matrix",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [size, size])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [size, out])], initializer=extra)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
     model.ir_version = 10
@@ -60,7 +61,7 @@ def axis_matrix(size: int, out: int, scale: float, by_scale: bool, attrs: tuple)
 
 
 def _resize(node, ctx):
-    x, out = node.inputs[0], node.outputs[0]
+    x = node.inputs[0]
     if attr(node, "antialias", 0) or attr(node, "coordinate_transformation_mode", "half_pixel") == "tf_crop_and_resize":
         raise NotImplementedError(f"{'/'.join(node.scope)}: Resize with antialias or tf_crop_and_resize cannot be "
                                   "trained (no gradient in onnxruntime-training); use plain nearest/linear/cubic.")

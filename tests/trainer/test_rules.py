@@ -290,3 +290,4 @@ def test_a_weight_read_in_two_layouts_is_one_trained_parameter():
     model.fit(x, x, epochs=2, verbose=0)
     w = model.layers[-1].w.numpy()
     np.testing.assert_allclose(model.predict(x, verbose=0), (x * model.layers[1].w.numpy()) @ w @ w.T, atol=1e-5)
+
