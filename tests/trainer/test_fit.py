@@ -301,3 +301,22 @@ def test_sequential_and_subclassed_models_train_like_functional_ones():
                for m in (functional, subclassed, lazy)]
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5)
     np.testing.assert_allclose(results[2], results[0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss,targets", [
+    (losses.BinaryCrossentropy(from_logits=True), np.array([[0.0], [1.0]], np.float32)),
+    (losses.SparseCategoricalCrossentropy(from_logits=True), np.array([1, 0])),
+    (losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1), np.eye(2, dtype=np.float32)[[1, 0]]),
+])
+def test_cross_entropy_gradients_stay_finite_at_extreme_logits(loss, targets):
+    inputs = og.Input(shape=(1,))
+    units = 1 if targets.ndim == 2 and targets.shape[1] == 1 else 2
+    dense = layers.Dense(units)
+    model = og.Model(inputs, dense(inputs))
+    dense.set_weights([np.full((1, units), 1e4, np.float32) * np.array([1, -1][:units], np.float32),
+                       np.zeros(units, np.float32)])
+    model.compile(optimizer=optimizers.SGD(1e-3), loss=loss)
+    x = np.array([[1.0], [-1.0]], np.float32)  # logits of +-1e4, half of them badly wrong
+    value = model.train_on_batch(x, targets)
+    assert np.isfinite(value) and value > 100
+    assert all(np.isfinite(w).all() for w in model.get_weights())
