@@ -49,6 +49,11 @@ CASES = {
     "UpSampling2D nearest": ((3, 3, 2), lambda: layers.UpSampling2D(2)),
     "UpSampling2D bilinear": ((3, 3, 2), lambda: layers.UpSampling2D(2, interpolation="bilinear")),
     "UpSampling1D": ((3, 2), lambda: layers.UpSampling1D(3)),
+    "MaxPooling3D": ((4, 4, 4, 1), lambda: layers.MaxPooling3D(2)),
+    "AveragePooling3D same": ((3, 3, 3, 1), lambda: layers.AveragePooling3D(2, padding="same")),
+    "UpSampling3D": ((2, 2, 2, 1), lambda: layers.UpSampling3D(2)),
+    "Conv2D channels_first": ((2, 5, 5), lambda: layers.Conv2D(2, 3, padding="same", data_format="channels_first")),
+    "SeparableConv1D": ((6, 2), lambda: layers.SeparableConv1D(3, 3, strides=2, padding="same")),
     "ZeroPadding2D": ((3, 3, 2), lambda: layers.ZeroPadding2D(1)),
     "Cropping2D": ((5, 5, 2), lambda: layers.Cropping2D(1)),
     # recurrent
