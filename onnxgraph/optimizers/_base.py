@@ -226,11 +226,11 @@ class Optimizer:
         if self.clipnorm and self.clipnorm > 0:
             out = []
             for g in grads:
-                norm = np.sqrt(np.sum(np.square(g)))
+                norm = np.sqrt(np.vdot(g, g))  # sum of squares without a temporary array
                 out.append(g * g.dtype.type(self.clipnorm) / np.maximum(norm, g.dtype.type(self.clipnorm)))
             return out
         if self.global_clipnorm and self.global_clipnorm > 0:
-            norm = np.sqrt(sum(np.sum(np.square(g)) for g in grads))
+            norm = np.sqrt(np.float32(sum(np.vdot(g, g) for g in grads)))
             clip = np.float32(self.global_clipnorm)
             # Keras: clip * min(1/norm, 1/clip), plus (norm - norm) so a non-finite norm gives NaN.
             scale = clip * np.minimum(np.float32(1) / norm, np.float32(1) / clip) + (norm - norm)
