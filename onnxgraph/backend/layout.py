@@ -15,6 +15,8 @@ It runs on the private copy made by `graph.collect`: it never edits shared nodes
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 
 from onnxgraph.backend.graph import Graph
@@ -63,14 +65,19 @@ class _Plan:
 
 
 class _Optimizer:
+    """Rewrites with incrementally kept producer/consumer maps (re-indexing per rewrite is quadratic)."""
+
     def __init__(self, graph: Graph):
         self.graph = graph
         self.output_ids = {x.id for x in graph.outputs}
+        self.index()
 
     # -- bookkeeping --------------------------------------------------------------------------
     def index(self) -> None:
         self.producer: dict[int, Node] = {}
         self.consumers: dict[int, list[Node]] = {}
+        self.removed: set[int] = set()
+        self.inserted: dict[int, list[Node]] = {}  # node id -> new nodes that go right after it
         for node in self.graph.nodes:
             for out in node.outputs:
                 self.producer[out.id] = node
@@ -78,14 +85,48 @@ class _Optimizer:
                 if x is not None:
                     self.consumers.setdefault(x.id, []).append(node)
 
-    def remove_dead(self) -> None:
-        changed = True
-        while changed:
-            self.index()
-            alive = [n for n in self.graph.nodes
-                     if any(o.id in self.output_ids or self.consumers.get(o.id) for o in n.outputs)]
-            changed = len(alive) != len(self.graph.nodes)
-            self.graph.nodes[:] = alive
+    def used(self, x) -> bool:
+        return x.id in self.output_ids or bool(self.consumers.get(x.id))
+
+    def set_inputs(self, node: Node, inputs) -> None:
+        """Rewire `node`; producers left without consumers are removed (recursively)."""
+        old, node.inputs = node.inputs, list(inputs)
+        for x in node.inputs:
+            if x is not None:
+                self.consumers.setdefault(x.id, []).append(node)
+        for x in old:
+            if x is not None:
+                users = self.consumers[x.id]
+                users.pop(next(i for i, n in enumerate(users) if n is node))
+                self.release(x)
+
+    def release(self, x) -> None:
+        node = self.producer.get(x.id)
+        if node is None or node.id in self.removed or any(self.used(o) for o in node.outputs):
+            return
+        self.removed.add(node.id)
+        self.set_inputs(node, [])
+
+    def insert_after(self, anchor: Node, node: Node) -> None:
+        self.inserted.setdefault(anchor.id, []).append(node)
+        for out in node.outputs:
+            self.producer[out.id] = node
+        for x in node.inputs:
+            self.consumers.setdefault(x.id, []).append(node)
+
+    def materialize(self) -> None:
+        """Write the node order back (new nodes right after their anchors), without removed nodes."""
+        order: list[Node] = []
+
+        def place(node):
+            if node.id not in self.removed:
+                order.append(node)
+            for follower in self.inserted.pop(node.id, []):
+                place(follower)
+
+        for node in self.graph.nodes:
+            place(node)
+        self.graph.nodes[:] = order
 
     def transposed_source(self, x, perm):
         """`a` when x = Transpose(a, perm), else None."""
@@ -94,22 +135,25 @@ class _Optimizer:
             return node.inputs[0]
         return None
 
+    def alive_transposes(self) -> list:
+        return [n for n in self.graph.nodes if n.op_type == "Transpose" and n.id not in self.removed]
+
     # -- rewrites -------------------------------------------------------------------------------
+    def redirect(self, old, new) -> None:
+        for consumer in list(self.consumers.get(old.id, [])):
+            self.set_inputs(consumer, [new if x is old else x for x in consumer.inputs])
+
     def merge_duplicates(self) -> bool:
         """Transposes of one tensor with one perm (two convs reading the same input) become one."""
         seen: dict[tuple, Node] = {}
         merged = False
-        for node in self.graph.nodes:
-            if node.op_type != "Transpose" or node.outputs[0].id in self.output_ids:
+        for node in self.alive_transposes():
+            if node.outputs[0].id in self.output_ids or node.id in self.removed:
                 continue
-            key = (node.inputs[0].id, _perm(node))
-            kept = seen.setdefault(key, node)
-            if kept is node:
-                continue
-            out, replacement = node.outputs[0], kept.outputs[0]
-            for consumer in self.consumers.get(out.id, []):
-                consumer.inputs = [replacement if x is out else x for x in consumer.inputs]
-            merged = True
+            kept = seen.setdefault((node.inputs[0].id, _perm(node)), node)
+            if kept is not node:
+                self.redirect(node.outputs[0], kept.outputs[0])
+                merged = True
         return merged
 
     def fold(self, node: Node) -> bool:
@@ -119,23 +163,22 @@ class _Optimizer:
             return False
         p, q = _perm(first), _perm(node)
         combined = tuple(p[i] for i in q)
-        source = first.inputs[0]
-        out = node.outputs[0]
-        if _is_identity(combined):
-            for consumer in self.consumers.get(out.id, []):
-                consumer.inputs = [source if x is out else x for x in consumer.inputs]
-            if out.id in self.output_ids:
-                node.op_type, node.attrs, node.inputs = "Identity", {}, [source]
+        source, out = first.inputs[0], node.outputs[0]
+        if not _is_identity(combined):
+            node.attrs = {"perm": list(combined)}
+        elif out.id in self.output_ids:
+            node.op_type, node.attrs = "Identity", {}
+        else:
+            self.redirect(out, source)
             return True
-        node.inputs = [source]
-        node.attrs = {"perm": list(combined)}
+        self.set_inputs(node, [source])
         return True
 
-    def sink(self, node: Node) -> bool:
-        """Move Transpose `node` below all its consumers when that does not add Transposes."""
+    def sink(self, node: Node) -> list | None:
+        """Move Transpose `node` below all its consumers when that adds no Transposes; returns the new ones."""
         out = node.outputs[0]
         if out.id in self.output_ids:
-            return False
+            return None
         perm = _perm(node)
         consumers = _unique(self.consumers.get(out.id, []))
         plans = {}
@@ -144,19 +187,18 @@ class _Optimizer:
                 continue
             plan = self.plan(consumer, perm)
             if plan is None:
-                return False
+                return None
             plans[consumer.id] = plan
         if not plans:
-            return False
-        pushed = {c.id for c in consumers if c.id in plans}
+            return None
         created = sum(1 for p in plans.values() if p.out_perm is not None)
-        freed = 1 + self._other_freed(node, consumers, pushed, perm)
-        if created > freed:
-            return False
+        if created > 1 + self._other_freed(node, consumers, set(plans), perm):
+            return None
+        new = []
         for consumer in consumers:
             if consumer.id in plans:
-                self.apply(consumer, plans[consumer.id])
-        return True
+                new += self.apply(consumer, plans[consumer.id])
+        return new
 
     def _other_freed(self, node, consumers, pushed, perm) -> int:
         freed = set()
@@ -172,21 +214,24 @@ class _Optimizer:
                     freed.add(other.id)
         return len(freed)
 
-    def apply(self, consumer: Node, plan: _Plan) -> None:
-        consumer.inputs = plan.inputs
+    def apply(self, consumer: Node, plan: _Plan) -> list:
         consumer.attrs = plan.attrs
         if plan.out_perm is None:
-            return
+            self.set_inputs(consumer, plan.inputs)
+            return []
         old_outputs = consumer.outputs
-        new_outputs = [SymbolicTensor(shape, o.dtype, producer=consumer, index=i)
-                       for i, (o, shape) in enumerate(zip(old_outputs, plan.shapes))]
-        consumer.outputs = new_outputs  # a new list: the clone shares the old one with the original node
-        position = self.graph.nodes.index(consumer) + 1
-        for new, old in zip(new_outputs, old_outputs):
+        # A new list: the clone shares its outputs list with the original (shared) node.
+        consumer.outputs = [SymbolicTensor(shape, o.dtype, producer=consumer, index=i)
+                            for i, (o, shape) in enumerate(zip(old_outputs, plan.shapes))]
+        created = []
+        for new, old in zip(consumer.outputs, old_outputs):
+            self.producer[new.id] = consumer
             transpose = Node("Transpose", [new], {"perm": list(plan.out_perm)}, "", consumer.scope)
             transpose.outputs = [old]
-            self.graph.nodes.insert(position, transpose)
-            position += 1
+            self.insert_after(created[-1] if created else consumer, transpose)
+            created.append(transpose)
+        self.set_inputs(consumer, plan.inputs)
+        return created
 
     # -- per-op plans -----------------------------------------------------------------------------
     def plan(self, node: Node, perm) -> _Plan | None:
@@ -337,19 +382,26 @@ def _inverse_constant(x: SymbolicTensor, perm, rank: int) -> SymbolicTensor:
 
 
 def optimize_layout(graph: Graph) -> None:
-    """Sink and fold Transposes until none moves (see the module docstring)."""
+    """Merge, fold and sink Transposes until none moves (see the module docstring)."""
     if not any(node.op_type == "Transpose" for node in graph.nodes):
         return
     optimizer = _Optimizer(graph)
-    optimizer.remove_dead()
-    changed = True
-    while changed:
+    while True:
         changed = optimizer.merge_duplicates()
-        if changed:
-            optimizer.remove_dead()
-            continue
-        for node in list(graph.nodes):
-            if node.op_type == "Transpose" and (optimizer.fold(node) or optimizer.sink(node)):
+        work = collections.deque(optimizer.alive_transposes())
+        while work:
+            node = work.popleft()
+            if node.id in optimizer.removed or node.op_type != "Transpose":
+                continue
+            if optimizer.fold(node):
                 changed = True
-                break
-        optimizer.remove_dead()
+                work.append(node)
+                continue
+            created = optimizer.sink(node)
+            if created is not None:
+                changed = True
+                work.extend(created)
+        optimizer.materialize()
+        if not changed:
+            return
+        optimizer.index()

@@ -189,3 +189,12 @@ def test_pass_is_registered_once():
     layout.register()
     layout.register()
     assert serialize.PASSES.count(layout.optimize_layout) == 1
+
+
+def test_mobilenet_v2_keeps_one_layout_change(without_pass):
+    """Depthwise convs, BatchNormalization, ReLU6 (Clip), ZeroPadding and residual adds: one Transpose left."""
+    model = og.applications.MobileNetV2(weights=None, input_shape=(64, 64, 3), alpha=0.35, classes=5)
+    raw = without_pass(model)
+    assert op_count(raw, "Transpose") > 100
+    proto = assert_same_values(model, raw, rand(2, 64, 64, 3))
+    assert op_count(proto, "Transpose") == 1
