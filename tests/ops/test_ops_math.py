@@ -92,6 +92,9 @@ CASES = [
     Case("operator_compare", lambda a, b: a < b, np.less, x, y),
     Case("operator_ge", lambda a: a >= 0.0, lambda a: a >= 0, x),
     Case("operator_array_left", lambda a: row + a, lambda a: row + a, x),
+    Case("operator_floordiv_mod", lambda a, b: (a // b) + (a % b), lambda a, b: (a // b) + (a % b), x * 4, pos),
+    Case("operator_rfloordiv_rmod", lambda a: 7.0 // a + 7.0 % a, lambda a: f(7) // a + f(7) % a, pos),
+    Case("operator_logic", lambda a, b: (a & ~b) | (a ^ b), lambda a, b: (a & ~b) | (a ^ b), flags, flags2),
 ]
 
 
