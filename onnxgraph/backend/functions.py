@@ -47,7 +47,6 @@ def _json(value) -> str:
 
 class _Context:
     def __init__(self, proto: onnx.ModelProto, call_ends: dict):
-        self.proto = proto
         self.call_ends = call_ends  # node id -> ids of layers one of whose calls ends there
         self.functions: list[onnx.FunctionProto] = []
         self.bodies: dict[bytes, str] = {}  # serialized body -> function name (dedup)
