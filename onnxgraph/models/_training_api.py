@@ -132,9 +132,7 @@ class TrainingMixin:
         if self._metrics_state is None:
             self._metrics_state = config.make_metrics(y_shapes)
         if self._train_seed is None:
-            from onnxgraph.utils._rng import generator
-
-            self._train_seed = int(generator().integers(1, 2**31 - 1))
+            self._train_seed = _default_train_seed(self)
         if self._engine is None:
             self._engine = Engine(self, losses, config.loss_weights, config.label_specs(), self.optimizer,
                                   threads=self._train_threads)
@@ -338,6 +336,27 @@ class TrainingMixin:
             raise ValueError("The checkpoint's optimizer state is for other trainable weights "
                              f"({len(saved)} saved, {len(current)} now); were layers frozen differently?")
         self.optimizer.set_state(_reorder_slots(self.optimizer.get_state(), saved, current))
+
+
+def _default_train_seed(model) -> int:
+    """Seed of shuffling and dropout masks: from the layers' own seeds when they give them.
+
+    Keras makes `Dropout(0.5, seed=1)` draw the same masks in every run; dropout here draws from
+    onnxruntime's generator, reseeded from this value each epoch, so seeded layers fix it. Without
+    layer seeds it comes from onnxgraph's generator (`onnxgraph.utils.set_random_seed`).
+    """
+    seeds, stack = [], list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop(0)
+        seed = getattr(layer, "seed", None)
+        if isinstance(seed, int) and not isinstance(seed, bool):
+            seeds.append(seed)
+        stack.extend(getattr(layer, "layers", []) if layer is not model else [])
+    if seeds:
+        return int(np.random.default_rng(seeds).integers(1, 2**31 - 1))
+    from onnxgraph.utils._rng import generator
+
+    return int(generator().integers(1, 2**31 - 1))
 
 
 def _reorder_slots(state: dict, saved: list, current: list) -> dict:

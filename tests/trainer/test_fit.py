@@ -320,3 +320,17 @@ def test_cross_entropy_gradients_stay_finite_at_extreme_logits(loss, targets):
     value = model.train_on_batch(x, targets)
     assert np.isfinite(value) and value > 100
     assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_seeded_dropout_draws_the_same_masks_in_every_run():
+    def run(global_seed):
+        og.utils.set_random_seed(global_seed)  # different shuffles/initializers are overridden below
+        inputs = og.Input(shape=(6,))
+        model = og.Model(inputs, layers.Dense(2, kernel_initializer="ones")(layers.Dropout(0.5, seed=42)(inputs)))
+        model.compile(optimizer=optimizers.SGD(0.1), loss="mse")
+        x, y = _data(16, 6, 2)
+        model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+        return model.get_weights()
+
+    for a, b in zip(run(1), run(2)):
+        np.testing.assert_array_equal(a, b)
