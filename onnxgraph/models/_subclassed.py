@@ -20,19 +20,26 @@ from onnxgraph.utils._tree import flatten, map_structure, pack_like
 __all__ = ["SubclassedMixin", "build_from_signatures"]
 
 
+def _graph_property(key: str, what: str):
+    """A Model attribute describing its export graph; built on first read for subclassed models."""
+
+    def read(self):
+        return self._graph_attr(key, what)
+
+    def write(self, value):
+        self.__dict__[key] = value
+
+    return property(read, write, doc=f"The model's graph {what} (built on first call for subclassed models).")
+
+
 class SubclassedMixin:
     """What Model needs for subclassing: first-call build, a lazy export graph, replays."""
 
-    # The graph a model is exported from: set by Model(inputs, outputs) for functional models
-    # and built lazily from the first call's shapes for subclassed ones.
-    inputs = property(lambda self: self._graph_attr("_graph_inputs", "inputs"),
-                      lambda self, value: self.__dict__.__setitem__("_graph_inputs", value))
-    outputs = property(lambda self: self._graph_attr("_graph_outputs", "outputs"),
-                       lambda self, value: self.__dict__.__setitem__("_graph_outputs", value))
-    input_names = property(lambda self: self._graph_attr("_graph_input_names", "input_names"),
-                           lambda self, value: self.__dict__.__setitem__("_graph_input_names", value))
-    output_names = property(lambda self: self._graph_attr("_graph_output_names", "output_names"),
-                            lambda self, value: self.__dict__.__setitem__("_graph_output_names", value))
+    # Model(inputs, outputs) sets these; a subclassed model gets them from its first call's shapes.
+    inputs = _graph_property("_graph_inputs", "inputs")
+    outputs = _graph_property("_graph_outputs", "outputs")
+    input_names = _graph_property("_graph_input_names", "input_names")
+    output_names = _graph_property("_graph_output_names", "output_names")
 
     def _graph_attr(self, key: str, what: str):
         value = self.__dict__.get(key)
@@ -113,7 +120,10 @@ class SubclassedMixin:
 
 
 def build_from_signatures(model, signatures) -> None:
-    """Build a loaded subclassed model by calling it on placeholders of (shape, dtype) pairs."""
+    """Build a loaded subclassed model by calling it on placeholders of (shape, dtype) pairs.
+
+    One input is passed as a tensor, several as a list (a file does not record dict keys).
+    """
     from onnxgraph.layers._input_layer import placeholder
     from onnxgraph.layers._node import recording
 
