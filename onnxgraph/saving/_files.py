@@ -42,7 +42,10 @@ def save_model_file(proto: onnx.ModelProto, filepath, overwrite: bool = True) ->
             proto = _copy(proto)
             onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
                             location=new_data, size_threshold=1024)
-            _fsync(os.path.join(folder, new_data))
+            if os.path.exists(os.path.join(folder, new_data)):  # onnx writes none if every tensor is small
+                _fsync(os.path.join(folder, new_data))
+            else:
+                new_data = None
         else:
             with open(tmp, "wb") as f:
                 f.write(proto.SerializeToString())

@@ -131,3 +131,13 @@ def test_unknown_layer_class_is_a_clear_error(tmp_path):
     onnx.save(proto, tmp_path / "evil.onnx")
     with pytest.raises(ValueError, match=r"Unknown layer class 'EvilLayer'.*custom_objects.*register_serializable"):
         keras.load_model(tmp_path / "evil.onnx")
+
+
+def test_external_data_threshold_with_only_small_tensors(tmp_path, monkeypatch):
+    # Above the threshold in total but every tensor under onnx's 1 KB external size: no data file.
+    monkeypatch.setattr(_files, "EXTERNAL_DATA_THRESHOLD", 10)
+    model = branchy_model()
+    model.save(tmp_path / "small.onnx")
+    assert os.listdir(tmp_path) == ["small.onnx"]
+    x = {"a": rand(2, 6), "b": rand(2, 4)}
+    assert_same_model(model, keras.load_model(tmp_path / "small.onnx"), x)
