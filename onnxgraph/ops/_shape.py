@@ -56,6 +56,9 @@ def reshape(x, new_shape):
 @keras_op
 def flatten_batch(x):
     """(batch, d1, d2, ...) -> (batch, d1*d2*...) (ONNX Flatten axis=1)."""
+    if not any_symbolic(x):
+        x = np.asarray(to_numpy(x))
+        return x.reshape(x.shape[0], -1)
     x = as_tensor(x)
     rest = x.shape[1:]
     size = math.prod(rest) if None not in rest else None

@@ -32,6 +32,8 @@ CASES = [
     Case("hard_sigmoid", ops.hard_sigmoid, lambda a: np.clip(a / 6 + 0.5, 0, 1), x),
     Case("silu", ops.silu, lambda a: a / (1 + np.exp(-a)), x),
     Case("hard_silu", ops.hard_silu, lambda a: a * np.clip(a / 6 + 0.5, 0, 1), x),
+    Case("hard_swish_alias", ops.hard_swish, lambda a: a * np.clip(a / 6 + 0.5, 0, 1), x),
+    Case("swish_alias", ops.swish, lambda a: a / (1 + np.exp(-a)), x),
     Case("mish", ops.mish, lambda a: a * np.tanh(np.log1p(np.exp(a))), x),
     Case("softplus", ops.softplus, lambda a: np.log1p(np.exp(a)), x),
     Case("softsign", ops.softsign, lambda a: a / (1 + np.abs(a)), x),

@@ -52,10 +52,13 @@ SHAPE = [
          lambda a: np.pad(a, ((0, 0), (1, 1)), mode="reflect"), m),
     Case("pad_edge", lambda a: ops.pad(a, 1, mode="edge"), lambda a: np.pad(a, 1, mode="edge"), m),
     Case("ravel", ops.ravel, np.ravel, x),
+    Case("flatten_batch", ops.flatten_batch, lambda a: a.reshape(len(a), -1), x),
+    Case("identity", ops.identity, lambda a: a.copy(), x),
 ]
 
 INDEXING = [
     Case("getitem_timestep", lambda a: a[:, 1, :], lambda a: a[:, 1, :], x),
+    Case("getitem_function", lambda a: ops.getitem(a, (Ellipsis, 2)), lambda a: a[..., 2], x),
     Case("getitem_slices", lambda a: a[:, ::-1, 1:4:2], lambda a: a[:, ::-1, 1:4:2], x),
     Case("getitem_ellipsis_newaxis", lambda a: a[..., None, -1], lambda a: a[..., None, -1], x),
     Case("getitem_list", lambda a: a[:, [2, 0]], lambda a: a[:, [2, 0]], x),
