@@ -7,14 +7,24 @@ from onnxgraph.backend.serialize import to_model_proto
 from onnxgraph.backend.variable import state_epoch
 from onnxgraph.runtime._providers import import_onnxruntime, resolve_providers
 
-__all__ = ["GraphRunner", "make_session"]
+__all__ = ["GraphRunner", "make_session", "session_from_proto", "IN_MEMORY_THRESHOLD"]
+
+# Protobuf cannot serialize over 2 GiB: above this, big initializers reach onnxruntime as
+# in-memory OrtValues instead of bytes inside the serialized model (no temp files either way).
+IN_MEMORY_THRESHOLD = 2**31 - 2**26
+_BIG_TENSOR = 2**20
 
 
-def make_session(model_bytes: bytes, providers="auto", threads: int | None = None, config: dict | None = None):
+def make_session(model_bytes: bytes, providers="auto", threads: int | None = None, config: dict | None = None,
+                 external=None):
     """An InferenceSession; `config` adds session config entries, e.g. {"session.intra_op.allow_spinning": "0"}
-    (a server sharing the CPU with its event loop should not let idle worker threads spin)."""
+    (a server sharing the CPU with its event loop should not let idle worker threads spin).
+    `external` maps initializer names declared external to numpy arrays supplied from memory."""
     ort = import_onnxruntime()
     options = ort.SessionOptions()
+    if external:
+        names = list(external)
+        options.add_external_initializers(names, [ort.OrtValue.ortvalue_from_numpy(external[n]) for n in names])
     options.log_severity_level = 3
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
@@ -54,8 +64,7 @@ class GraphRunner:
         if epoch != self._epoch:
             key = tuple(v.version for v in self._variables)
             if key != self._key or self.session is None:
-                proto = self._export()
-                self.session = make_session(proto.SerializeToString(), self._providers)
+                self.session = session_from_proto(self._export(), self._providers)
                 self._key = key
             self._epoch = epoch
         return self.session
@@ -68,3 +77,29 @@ class GraphRunner:
 
     def run_feeds(self, feeds: dict) -> list:
         return self.ensure_session().run(None, feeds)
+
+
+def session_from_proto(proto, providers="auto", **kwargs):
+    """A session for a ModelProto of any size: over the protobuf limit, tensors over 1 MiB are
+    declared external and handed to onnxruntime from memory."""
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+
+    if sum(len(t.raw_data) for t in proto.graph.initializer) <= IN_MEMORY_THRESHOLD:
+        return make_session(proto.SerializeToString(), providers, **kwargs)
+    import onnx
+
+    light = onnx.ModelProto()
+    light.CopyFrom(proto)
+    external = {}
+    for tensor in light.graph.initializer:
+        if len(tensor.raw_data) > _BIG_TENSOR:
+            external[tensor.name] = np.ascontiguousarray(numpy_helper.to_array(tensor))
+            tensor.ClearField("raw_data")
+            tensor.data_location = TensorProto.EXTERNAL
+            for key, value in (("location", "in-memory"), ("offset", "0"), ("length", str(external[tensor.name].nbytes))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+    session = make_session(light.SerializeToString(), providers, external=external, **kwargs)
+    session._onnxgraph_buffers = external  # the OrtValues borrow these arrays: keep them alive
+    return session

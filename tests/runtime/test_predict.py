@@ -125,3 +125,16 @@ def test_missing_runtime_names_the_extra():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert 'pip install "onnxgraph[cpu]"' in out and "onnxgraph[train]" in out
+
+
+def test_models_over_the_protobuf_limit_run_from_memory(monkeypatch):
+    from onnxgraph.runtime import _runner
+
+    inputs = keras.Input(shape=(600,))
+    layer = layers.Dense(500)
+    model = keras.Model(inputs, layer(inputs))
+    x = rand(3, 600)
+    want = x @ layer.get_weights()[0] + layer.get_weights()[1]
+    monkeypatch.setattr(_runner, "IN_MEMORY_THRESHOLD", 1000)  # 1.2 MB kernel counts as "large"
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-5)
+    assert list(model._runner().session._onnxgraph_buffers) == ["dense/kernel"]
