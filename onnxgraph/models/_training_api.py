@@ -219,12 +219,9 @@ class TrainingMixin:
         spec = self._prepare(x, y, "training")
         inputs, targets = spec.inputs(x), spec.targets(y)
         weights = spec.weights(sample_weight, class_weight, targets, batch_size_of(inputs))
-        try:
-            with CompletedStep() as guard, guard.step():
-                losses, preds = self._engine.train_step(feeds_for(self._compile_config.losses, inputs, targets,
-                                                                  weights))
-        finally:
-            self._engine.sync_to_model()
+        with CompletedStep() as guard, guard.step():
+            losses, preds = self._engine.train_step(feeds_for(self._compile_config.losses, inputs, targets, weights))
+        self._engine.sync_to_model()  # layer.get_weights() right after a step sees it, as in Keras
         self._metrics_state.update(losses, preds, targets, weights, batch_size_of(inputs))
         logs = self._metrics_state.results()
         return logs if return_dict else self._metrics_state.ordered(logs)
@@ -243,8 +240,11 @@ class TrainingMixin:
         return logs if return_dict else self._metrics_state.ordered(logs)
 
     def predict_on_batch(self, x):
-        """Predictions for one batch (no batching, no progress bar)."""
-        return self.predict(x, batch_size=None, verbose=0)
+        """Predictions for one batch, in one run (no batching, no progress bar)."""
+        from onnxgraph.utils._tree import flatten
+
+        first = next((v for v in flatten(x) if hasattr(v, "shape") and len(v.shape)), None)
+        return self.predict(x, batch_size=max(1, len(first) if first is not None else 1), verbose=0)
 
     def reset_metrics(self) -> None:
         if self._metrics_state is not None:
