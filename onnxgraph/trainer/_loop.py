@@ -88,9 +88,26 @@ def fit_loop(model, engine, config, metrics, data, val_data, *, epochs, initial_
     return callbacks.history
 
 
+def _reads_weights_per_batch(callbacks) -> bool:
+    """Whether a user callback has a batch-end hook (it may read layer weights: sync them first)."""
+    from onnxgraph.callbacks import Callback, History, ModelCheckpoint, ProgbarLogger, TerminateOnNaN
+
+    quiet = (History, ProgbarLogger, TerminateOnNaN, ModelCheckpoint)  # these never read layer weights
+    for cb in callbacks.callbacks:
+        if isinstance(cb, quiet):
+            continue
+        if "on_train_batch_end" in vars(cb) or "on_batch_end" in vars(cb):
+            return True
+        if type(cb).on_train_batch_end is not Callback.on_train_batch_end or \
+                type(cb).on_batch_end is not Callback.on_batch_end:
+            return True
+    return False
+
+
 def _epochs(model, engine, config, metrics, data, val_data, callbacks, guard, epochs, initial_epoch,
             validation_freq, seed):
     epoch_logs: dict = {}
+    sync_each_batch = _reads_weights_per_batch(callbacks)
     try:
         for epoch in range(initial_epoch, epochs):
             metrics.reset()
@@ -104,6 +121,8 @@ def _epochs(model, engine, config, metrics, data, val_data, callbacks, guard, ep
                 metrics.update(loss_values, preds, targets, weights, batch_size_of(inputs))
                 logs = metrics.results()
                 steps += 1
+                if sync_each_batch:
+                    engine.sync_to_model()
                 callbacks.on_train_batch_end(step, logs)
                 if model.stop_training:
                     break

@@ -180,3 +180,14 @@ def test_progress_bar_output(capsys):
     assert len(lines) == 2 and "/step - loss: " in lines[0] and lines[0].index("mae") > lines[0].index("loss")
     model.evaluate(x, y, verbose=2)
     assert capsys.readouterr().out.startswith("1/1 - ")
+
+
+def test_batch_callbacks_see_the_current_layer_weights():
+    model = _model()
+    dense = model.layers[1]
+    seen = []
+    model.fit(*_data(16), batch_size=4, epochs=1, verbose=0,
+              callbacks=[callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(dense.get_weights()))])
+    assert len(seen) == 4
+    assert all(not np.array_equal(a[0], b[0]) for a, b in zip(seen, seen[1:]))
+    np.testing.assert_array_equal(seen[-1][0], dense.get_weights()[0])
