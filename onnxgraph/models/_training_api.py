@@ -2,8 +2,9 @@
 
 The engine behind them lives in `onnxgraph/trainer/` (onnxruntime-training gradient graphs,
 numpy optimizers). Trained values are written back into the layers' weights whenever the
-model is read through its public API (predict, get_weights, save, to_onnx), at every epoch
-end, and when fit() returns or is interrupted.
+model is read through its public API (predict, get_weights, save, to_onnx), after
+train_on_batch, before batch-end callbacks that may read layers, at every epoch end, and when
+fit() returns or is interrupted.
 """
 
 from __future__ import annotations
