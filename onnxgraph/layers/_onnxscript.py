@@ -11,8 +11,8 @@ the call into the graph, otherwise it hands over, so numpy inputs still run eage
 - Called outside any layer on layer outputs, a function call is recorded as an
   `OnnxFunctionLayer` whose config holds the FunctionProto bytes (ONNX data, not code).
 
-The evaluator is installed when onnxgraph is imported after onnxscript, or else at the first
-layer call or `Input()` once onnxscript has been imported.
+The evaluator is installed right after `import onnxscript`, whenever that happens (see
+`_onnxscript_hook.py`).
 """
 
 from __future__ import annotations

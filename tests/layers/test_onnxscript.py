@@ -1,5 +1,7 @@
 """The escape hatch: onnxscript @script() functions and ops called on symbolic tensors."""
 
+import sys
+
 import numpy as np
 import onnx
 import pytest
@@ -174,3 +176,24 @@ def test_layer_grouping_keeps_script_functions():
     x = rand(3, 4)
     got = make_session(grouped.SerializeToString()).run(None, {"input_layer": x})[0]
     np.testing.assert_allclose(got, model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_onnxscript_imported_after_the_input_was_made(tmp_path):
+    # A fresh interpreter: onnxgraph first, an Input, and only then `import onnxscript`.
+    import subprocess
+
+    script_file = tmp_path / "late_import.py"
+    script_file.write_text(
+        "import numpy as np\n"
+        "import onnxgraph as og\n"
+        "x = og.Input((2,))\n"
+        "from onnxscript import script, opset21 as op\n"
+        "@script()\n"
+        "def f(X):\n"
+        "    return op.Relu(X)\n"
+        "print(og.Model(x, f(x)).predict(np.array([[1.0, -1.0]], 'float32'), verbose=0).tolist())\n"
+        "print(f(np.array([2.0, -2.0], np.float32)).tolist())\n"
+    )
+    result = subprocess.run([sys.executable, str(script_file)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["[[1.0,", "0.0]]", "[2.0,", "0.0]"]
