@@ -53,10 +53,6 @@ def _is_identity(perm) -> bool:
     return tuple(perm) == tuple(range(len(perm)))
 
 
-def _permuted(shape, perm) -> tuple:
-    return tuple(shape[p] for p in perm)
-
-
 class _Plan:
     """How one consumer is rewritten: its new inputs/attrs, output perm and new output shapes."""
 
@@ -180,7 +176,7 @@ class _Optimizer:
         if out.id in self.output_ids:
             return None
         perm = _perm(node)
-        consumers = _unique(self.consumers.get(out.id, []))
+        consumers = list({c.id: c for c in self.consumers.get(out.id, [])}.values())  # unique, in order
         plans = {}
         for consumer in consumers:
             if consumer.op_type == "Transpose":
@@ -347,18 +343,9 @@ class _Optimizer:
                      [tuple(node.outputs[0].shape[i] for i in inverse)])
 
 
-def _unique(nodes):
-    seen, result = set(), []
-    for n in nodes:
-        if n.id not in seen:
-            seen.add(n.id)
-            result.append(n)
-    return result
-
-
 def _unpermuted_shapes(node, perm):
     inverse = tuple(int(i) for i in np.argsort(perm))
-    return [_permuted(o.shape, inverse) for o in node.outputs]
+    return [tuple(o.shape[i] for i in inverse) for o in node.outputs]
 
 
 def _int64_const(values) -> SymbolicTensor:

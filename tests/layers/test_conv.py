@@ -64,9 +64,7 @@ def test_conv2d_channels_first(shape, kernel, strides, padding, dilation):
 
 @pytest.mark.parametrize("shape,kernel,strides,padding,dilation", CONV1D)
 def test_conv1d_grid(shape, kernel, strides, padding, dilation):
-    data_format = "channels_first" if padding == "same" and dilation == 1 else "channels_last"
-    if padding == "causal":
-        data_format = "channels_last"  # Keras's causal padding is written for channels_last
+    data_format = "channels_first" if dilation == 1 and padding != "valid" else "channels_last"
     _check_conv("Conv1D", shape, kernel, strides, padding, dilation, data_format)
 
 
