@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from onnxgraph import initializers, ops
 from onnxgraph.backend.emit import emit
 from onnxgraph.layers._layer import Layer
@@ -51,6 +53,11 @@ class Embedding(Layer):
             embeddings_initializer = _ALIASES.get(embeddings_initializer, embeddings_initializer)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.mask_zero = bool(mask_zero)
+        if self.mask_zero:
+            warnings.warn(
+                f"Embedding '{self.name}': mask_zero=True is recorded, but onnxgraph does not propagate masks; "
+                "layers after it also process the padded (0) positions, so results differ from Keras where "
+                "they would be masked.", stacklevel=2)
         self._initial_weights = weights
 
     def build(self, input_shape=None):

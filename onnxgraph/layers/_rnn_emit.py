@@ -18,6 +18,7 @@ import numpy as np
 
 from onnxgraph import activations, ops
 from onnxgraph.backend.emit import constant, emit
+from onnxgraph.backend.scope import current_options
 from onnxgraph.layers._rnn_cells import ONNX_ACTIVATIONS
 
 __all__ = ["lstm", "gru", "simple_rnn", "simple_rnn_as_gru", "reverse_time", "activation_attrs"]
@@ -44,6 +45,12 @@ def activation_attrs(layer_name: str, op: str, functions) -> dict:
         betas += beta
     if names == _DEFAULTS[op]:
         return {}
+    if current_options().get("training_graph"):
+        raise ValueError(
+            f"Layer '{layer_name}': onnxruntime-training's {op} gradient supports only the default "
+            f"activations ({', '.join(_DEFAULTS[op])}), got {names}. Train with activation='tanh' and "
+            "recurrent_activation='sigmoid'; inference works with any of " f"{sorted(ONNX_ACTIVATIONS)}."
+        )
     attrs = {"activations": names}
     if alphas:
         attrs["activation_alpha"] = [float(a) for a in alphas]

@@ -257,6 +257,17 @@ def test_dropout_masks_inputs_once_per_sequence_in_training():
             layers.GRU(3, recurrent_dropout=0.2)(og.Input(shape=(4, 2)), training=True)
 
 
+@pytest.mark.parametrize("layer", [layers.SimpleRNN(3, activation="relu"),
+                                   layers.LSTM(3, recurrent_activation="hard_sigmoid"), layers.GRU(3, activation="linear")])
+def test_training_graph_rejects_activations_ort_cannot_differentiate(layer):
+    """ORT-training's LSTM/GRU gradients only take sigmoid/tanh (measured): say so at graph-building time."""
+    x = og.Input(shape=(4, 2))
+    check_onnx(og.Model(x, layer(x)))  # inference is fine
+    with pytest.raises(ValueError, match=f"'{layer.name}': onnxruntime-training's .* only the default activations"):
+        with recording(False), emit_options(training_graph=True):
+            layer(x, training=True)
+
+
 def _walk(tensor):
     seen, stack = set(), [tensor]
     while stack:
