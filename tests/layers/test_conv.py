@@ -171,3 +171,27 @@ def test_ops_conv_eager_and_symbolic():
     ref.assert_close(cf, ref.to_channels_first(want))
     with pytest.raises(ValueError, match="must be a multiple of the kernel's input channels"):
         ops.conv(og.Input(shape=(7, 6, 3)), kernel)
+
+
+def test_custom_layer_calling_ops_conv_on_its_weight(tmp_path):
+    """The Keras pattern `ops.conv(x, self.kernel)` stores the kernel pre-transposed and loads it back."""
+    @og.saving.register_serializable(package="test_conv")
+    class MyConv(og.Layer):
+        def build(self, input_shape):
+            self.kernel = self.add_weight((3, 3, input_shape[-1], 5), name="kernel")
+
+        def call(self, x):
+            return ops.max_pool(ops.conv(x, self.kernel, padding="same"), 2)
+
+    x = og.Input(shape=(8, 8, 2))
+    layer = MyConv()
+    model = og.Model(x, layer(x))
+    proto = check_onnx(model)
+    assert [list(t.dims) for t in proto.graph.initializer if t.name.endswith("kernel")] == [[5, 2, 3, 3]]
+    (kernel,) = ref.random_weights(layer)
+    data = rand(2, 8, 8, 2)
+    want = ref.pool(ref.conv(data, kernel, (1, 1), "same", (1, 1)), (2, 2), (2, 2), "valid", "max").astype("float32")
+    ref.assert_close(model.predict(data, verbose=0), want)
+    model.save(tmp_path / "custom.onnx")
+    restored = og.load_model(tmp_path / "custom.onnx")
+    np.testing.assert_array_equal(restored.layers[1].get_weights()[0], kernel)
