@@ -28,9 +28,10 @@ def _bump() -> int:
 class Variable:
     """A layer weight. `value` is the Keras-layout numpy array; `path` is `<layer>/<name>`."""
 
-    def __init__(self, value, *, name: str, path: str, trainable: bool = True, dtype=None):
+    def __init__(self, value, *, name: str, path: str, trainable: bool = True, dtype=None, copy: bool = True):
         dtype = dtypes.standardize(dtype if dtype is not None else np.asarray(value).dtype)
-        self._value = np.array(value, dtype=dtypes.to_numpy(dtype))
+        # add_weight passes a fresh initializer output (copy=False): no second copy of big kernels.
+        self._value = np.array(value, dtype=dtypes.to_numpy(dtype), copy=copy or None)
         self.name = name
         self.path = path
         self.trainable = trainable

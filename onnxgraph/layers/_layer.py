@@ -75,7 +75,7 @@ class Layer:
         value = _initializers.get(initializer)(shape, dtype=dtypes.to_numpy(dtype))
         name = name or f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
         path = "/".join(current_scope() or (self.name,)) + "/" + name
-        variable = Variable(value, name=name, path=path, trainable=trainable, dtype=dtype)
+        variable = Variable(value, name=name, path=path, trainable=trainable, dtype=dtype, copy=False)
         (self._trainable_vars if trainable else self._non_trainable_vars).append(variable)
         return variable
 
