@@ -8,8 +8,13 @@ Conventions (chosen so the same graph runs and trains on onnxruntime-training 1.
   output is declared, as the gradient builder needs;
 - gate reordering and transposes are initializer transforms: Keras LSTM gates i, f, c, o
   become ONNX i, o, f, c; GRU keeps z, r, h (Keras `reset_after=True` is
-  `linear_before_reset=1`). The ONNX B input is `[Wb, Rb]`: Keras's single bias is Wb,
-  and Rb is a constant zero block (GRU reset_after keeps both of its bias rows).
+  `linear_before_reset=1`). The ONNX B input is `[Wb, Rb]`: Keras's single bias is the
+  initializer for Wb and a Pad node appends the zero Rb (constant-folded at inference;
+  in training the gradient reaches exactly the Keras bias). GRU reset_after keeps both of
+  its bias rows. (Concat with a zero constant would do, but ORT-training's gradient
+  builder names a `<const>_grad` per Concat, which collides when two layers share it.)
+- ORT-training's LSTM/GRU gradients accept only the default activations (sigmoid, tanh);
+  other activations emit fine for inference and raise in a training graph.
 """
 
 from __future__ import annotations
