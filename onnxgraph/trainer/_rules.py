@@ -21,7 +21,7 @@ RULES = {**_rules_basic.RULES, **_rules_conv.RULES, **_rules_norm.RULES, **_rule
          **_rules_rnn.RULES}
 
 # Ops onnxruntime-training 1.19.2 cannot differentiate and no rule rewrites.
-NO_GRADIENT = {"CumSum", "Einsum", "ReduceProd", "Floor", "Ceil", "Round", "Pad", "Loop", "Scan", "If"}
+NO_GRADIENT = {"Einsum", "ReduceProd", "Floor", "Ceil", "Round", "Pad", "Loop", "Scan", "If"}
 
 
 def rewrite_for_training(graph: Graph) -> RewriteContext:
@@ -32,10 +32,24 @@ def rewrite_for_training(graph: Graph) -> RewriteContext:
 
 
 def _check_differentiable(graph: Graph) -> None:
+    """Raise for an op without a gradient that lies between a weight and the loss."""
+    from_weights: set[int] = set()
+    for node in graph.nodes:  # topological order: forward reachability from the variables
+        if any(x is not None and (x.kind == "variable" or x.id in from_weights) for x in node.inputs):
+            from_weights.update(y.id for y in node.outputs)
+    to_loss: set[int] = {graph.outputs[0].id}
+    for node in reversed(graph.nodes):
+        if any(y.id in to_loss for y in node.outputs):
+            to_loss.update(x.id for x in node.inputs if x is not None)
     for node in graph.nodes:
+        if node.op_type not in NO_GRADIENT:
+            continue
         if node.op_type == "Pad" and node.attrs.get("mode", "constant") in ("constant", b"constant"):
             continue
-        if node.op_type in NO_GRADIENT and any(x is not None and x.dtype.startswith("float") for x in node.inputs):
+        on_path = any(y.id in to_loss for y in node.outputs) and any(
+            x is not None and x.dtype.startswith("float") and (x.kind == "variable" or x.id in from_weights)
+            for x in node.inputs)
+        if on_path:
             where = "/".join(node.scope + (node.op_type,))
             raise NotImplementedError(
                 f"{where}: onnxruntime-training 1.19.2 has no gradient for {node.op_type}, and onnxgraph has no "

@@ -195,6 +195,25 @@ def _lp_normalization(node, ctx):
     return [E("Div", [x, norm], None, x.shape, x.dtype)]
 
 
+def _cumsum(node, ctx):
+    """CumSum as a contraction with a triangular 0/1 matrix along its (known-length) axis."""
+    from onnxgraph.trainer._rules_resize import _apply_along
+
+    x, out = node.inputs[0], node.outputs[0]
+    axis = int(const_value(node.inputs[1], "the CumSum axis", node).reshape(-1)[0]) % x.ndim
+    n = x.shape[axis]
+    if n is None:
+        raise NotImplementedError(f"{'/'.join(node.scope)}: CumSum along an axis of unknown length (shape "
+                                  f"{x.shape}) cannot be trained; give that dimension a fixed size.")
+    rows, cols = np.indices((n, n))  # out[j] = sum over i of M[j, i] * x[i]
+    exclusive, reverse = attr(node, "exclusive", 0), attr(node, "reverse", 0)
+    if reverse:
+        matrix = cols > rows if exclusive else cols >= rows
+    else:
+        matrix = cols < rows if exclusive else cols <= rows
+    return [_apply_along(x, matrix.astype(np.float64), axis, out.shape)]
+
+
 # -- plumbing --------------------------------------------------------------------------------------
 def _where(node, ctx):
     """Where's gradient is not reduced over a broadcast operand: expand X and Y to the output shape."""
@@ -350,7 +369,7 @@ RULES = {
     "Sign": _sign, "Sum": _sum, "Mean": _mean, "Max": _variadic("Max"), "Min": _variadic("Min"),
     "ReduceMax": _reduce_extreme("ArgMax"), "ReduceMin": _reduce_extreme("ArgMin"),
     "ReduceSumSquare": _reduce_via("Mul", None), "ReduceL1": _reduce_via("Abs", None),
-    "ReduceLogSum": _reduce_via(None, "Log"), "LpNormalization": _lp_normalization,
+    "ReduceLogSum": _reduce_via(None, "Log"), "LpNormalization": _lp_normalization, "CumSum": _cumsum,
     "Where": _where, "Split": _split, "Slice": _slice, "Range": _range, "Dropout": _dropout, "Pad": _pad,
     "LayerNormalization": _layer_normalization,
 }

@@ -73,6 +73,8 @@ ELEMENTWISE = {
     "SplitUnused": lambda x, w: emit("Split", [x, _i([2, 3])], {"axis": 1}, outputs=2)[1],
     "DropoutNoTraining": lambda x, w: emit("Dropout", [x, _c(0.5)]),
     "DropoutNoMask": lambda x, w: emit("Dropout", [x, _c(0.0), constant(np.array(True))], {"seed": 1}),
+    "CumSum": _op("CumSum", None, [_i(1)]),
+    "CumSumReverseExclusive": _op("CumSum", {"reverse": 1, "exclusive": 1}, [_i(1)]),
     "PadAxes": _op("Pad", {"mode": "constant"}, [_i([1, 2]), _c(0.5), _i([1])]),
     "LayerNormalization": lambda x, w: emit("LayerNormalization", [x, w["slope"], w["bias"]], {"axis": -1}),
 }
@@ -82,7 +84,7 @@ ELEMENTWISE = {
 def test_elementwise_and_plumbing_rules(name):
     nodes = _check((5,), ELEMENTWISE[name], {"slope": (5,), "bias": (5,)})
     op = {"Max3": "Max", "WhereBroadcast": "Where", "SliceReverse": "Slice",
-          "SliceStep2Reverse": "Slice", "PadAxes": "Pad", "SplitUnused": "Split", "DropoutNoTraining": "Dropout",
+          "SliceStep2Reverse": "Slice", "PadAxes": "Pad", "CumSumReverseExclusive": "CumSum", "SplitUnused": "Split", "DropoutNoTraining": "Dropout",
           "DropoutNoMask": "Dropout", "LpNormalization2": "LpNormalization",
           "LpNormalization1": "LpNormalization"}.get(name, name)
     assert op in nodes  # the inference file keeps the original op
@@ -291,3 +293,16 @@ def test_a_weight_read_in_two_layouts_is_one_trained_parameter():
     w = model.layers[-1].w.numpy()
     np.testing.assert_allclose(model.predict(x, verbose=0), (x * model.layers[1].w.numpy()) @ w @ w.T, atol=1e-5)
 
+
+
+def test_ops_without_gradients_are_fine_off_the_gradient_path_and_explained_on_it():
+    inputs = og.Input(shape=(5,))
+    rounded = RawOp(_op("Round"))(inputs)  # preprocessing of the data: no gradient needed
+    model = og.Model(inputs, og.layers.Dense(2)(rounded))
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    assert np.isfinite(model.train_on_batch(x, np.zeros((4, 2), np.float32)))
+    trained = og.Model(inputs, RawOp(_op("Round"))(og.layers.Dense(2)(inputs)))
+    trained.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(NotImplementedError, match="no gradient for Round"):
+        trained.fit(x, np.zeros((4, 2), np.float32), verbose=0)
