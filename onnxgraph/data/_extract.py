@@ -127,7 +127,7 @@ def _stack(column: np.ndarray) -> np.ndarray:
 
 def extract_features(source, model, *, layers=None, output=None, batch_size: int = 256, num_workers: int = 2,
                      input_columns=None, keep_columns: bool = True, preserve_order: bool = True,
-                     providers="cpu", session_threads: int | None = 1, num_cpus: float = 1):
+                     providers="cpu", session_threads: int | None = 1, num_cpus: float | None = None):
     """Compute features for a dataset on Ray Data: `map_batches` over a pool of onnxruntime actors.
 
     Args:
@@ -142,7 +142,9 @@ def extract_features(source, model, *, layers=None, output=None, batch_size: int
             default the column named after the input, else `data`, else the only column.
         keep_columns: carry the dataset's other columns (ids, labels) next to the features.
         preserve_order: keep the source's row order (Ray may reorder blocks otherwise, a little faster).
-        providers, session_threads, num_cpus: onnxruntime providers and threads, Ray CPUs per actor.
+        providers, session_threads: onnxruntime providers and intra-op threads per actor.
+        num_cpus: Ray CPUs reserved per actor; by default 1, less when the pool would otherwise take
+            every CPU and leave none for Ray Data's read and write tasks (which then never run).
 
     Returns:
         `output` (after writing) or a `ray.data.Dataset` with one column per model output.
@@ -151,6 +153,11 @@ def extract_features(source, model, *, layers=None, output=None, batch_size: int
         >>> og.data.extract_features("images.parquet", model, layers=["dense_1"], output="features/")
     """
     ray = _import_ray()
+    if not ray.is_initialized():
+        ray.init()
+    if num_cpus is None:
+        total = ray.cluster_resources().get("CPU", 1.0)
+        num_cpus = 1.0 if total - num_workers >= 1 else max(0.1, (total - 1) / num_workers)
     specs = resolve_models(model, layers)
     if len(specs) != 1:
         raise ValueError(f"extract_features runs one model; got {len(specs)}.")

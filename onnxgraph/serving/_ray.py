@@ -47,8 +47,8 @@ def ray_deployment(models, *, layers=None, name: str = "onnxgraph", num_replicas
         layers: serve these layers' outputs instead (one model).
         name: the deployment name.
         num_replicas: fixed replica count (or "auto"); ignored when `autoscaling_config` is given.
-        autoscaling_config: Ray Serve autoscaling, e.g. {"min_replicas": 1, "max_replicas": 4,
-            "target_ongoing_requests": 32}.
+        autoscaling_config: Ray Serve autoscaling, e.g. {"min_replicas": 1, "max_replicas": 4};
+            `target_ongoing_requests` defaults to `max_batch_size`.
         ray_actor_options: resources per replica, e.g. {"num_cpus": 1}.
         max_ongoing_requests: requests a replica accepts at once (keep it above max_batch_size
             so batches can fill).
@@ -67,7 +67,8 @@ def ray_deployment(models, *, layers=None, name: str = "onnxgraph", num_replicas
     specs = resolve_models(models, layers)
     options = {"name": name, "ray_actor_options": ray_actor_options or {"num_cpus": 1}}
     if autoscaling_config is not None:
-        options["autoscaling_config"] = autoscaling_config
+        # A batching replica is busy when its batch fills, not at Ray's default of 2 requests.
+        options["autoscaling_config"] = {"target_ongoing_requests": max_batch_size, **autoscaling_config}
     elif num_replicas is not None:
         options["num_replicas"] = num_replicas
     if max_ongoing_requests is not None:
