@@ -35,3 +35,20 @@ def test_predictions_equal_keras(activation):
     x = [rand(4, 6) * 3, rand(4, 6, seed=1) * 3]
     for got, want in zip(ours.predict(x, verbose=0), theirs.predict(x, verbose=0)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-6)
+
+
+def test_dict_outputs_give_keras_layer_and_weight_order():
+    def router(lib):
+        a = lib.Input(shape=(4,), name="a")
+        h = lib.layers.Dense(3, name="h")(a)
+        return lib.Model(a, {"zeta": lib.layers.Dense(2, name="zeta")(h), "alpha": lib.layers.Dense(1, name="alpha")(h)})
+
+    keras.backend.clear_session()
+    ours, theirs = router(og), router(keras)
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]
+    theirs.set_weights(ours.get_weights())
+    x = rand(3, 4)
+    got, want = ours.predict(x, verbose=0), theirs.predict(x, verbose=0)
+    assert list(got) == ["zeta", "alpha"]  # the file and predict keep the user's order
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-6)
