@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -86,6 +87,9 @@ def build_app(models, *, max_batch_size: int = 64, max_latency_ms: float = 5.0,
         except InferenceError as exc:
             code, reason = 500, "inference"
             return _error(500, str(exc), name)
+        except ClientDisconnect:  # nobody to answer; counted with nginx's "client closed request" code
+            code, reason = 499, "client_closed"
+            return Response(status_code=499)
         except Exception as exc:  # noqa: BLE001 - a failing request never takes the server down
             _log.exception("predict on model %r failed", name)
             code, reason = 500, "internal"

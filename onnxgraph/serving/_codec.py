@@ -55,7 +55,7 @@ def decode_inputs(body: bytes, content_type: str | None, served, limit: int):
     if media in ("", JSON, "text/json") or media.endswith("+json"):
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             raise HTTPError(400, f"The body is not valid JSON ({exc}). Send {{\"inputs\": ...}}.", "bad_json") from None
         if not isinstance(payload, dict) or "inputs" not in payload:
             raise HTTPError(400, f"JSON bodies look like {{\"inputs\": <array>}} or {{\"inputs\": "

@@ -114,6 +114,9 @@ def test_bad_bodies_unknown_models_and_limits(served):
     _, client, _ = served
     assert "not valid JSON" in _error(client.post("/v1/models/encoder:predict", content=b"{nope",
                                                   headers={"content-type": "application/json"}), 400)
+    deep = b'{"inputs": ' + b"[" * 50_000
+    assert "not valid JSON" in _error(client.post("/v1/models/encoder:predict", content=deep,
+                                                  headers={"content-type": "application/json"}), 400)
     assert "not a valid .npy" in _error(client.post("/v1/models/encoder:predict", content=b"garbage",
                                                     headers={"content-type": NPY}), 400)
     assert "has inputs ['a', 'b']" in _error(client.post("/v1/models/pair:predict", content=_npy(rows(1, 3)),
