@@ -103,10 +103,10 @@ def test_keyboard_interrupt_keeps_the_last_completed_step():
 def test_sigint_during_a_step_is_raised_after_the_step():
     x, y = _data()
     model = _model()
-    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = callbacks.LambdaCallback(on_train_begin=lambda logs: timer.start())  # after the engine is built
     with pytest.raises(KeyboardInterrupt):
-        model.fit(x, y, batch_size=16, epochs=100000, verbose=0)
+        model.fit(x, y, batch_size=16, epochs=100000, verbose=0, callbacks=[start])
     timer.cancel()
     steps = model.optimizer.iterations
     assert steps > 0
