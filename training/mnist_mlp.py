@@ -4,7 +4,7 @@ Builds the functional model of the Keras guide, compiles it like the guide (RMSp
 sparse categorical cross-entropy from logits, accuracy), trains it with a validation split,
 evaluates it on held-out digits (>= 0.95 accuracy) and writes the trained `mnist_model.onnx`.
 
-Run:  python training/mnist_mlp.py [--epochs 30] [--out mnist_model.onnx]
+Run:  python training/mnist_mlp.py [--epochs 40] [--out mnist_model.onnx]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def load_digits_split(test_fraction: float = 0.25, seed: int = 0):
 
 def main(argv=None) -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--verbose", type=int, default=2)
     parser.add_argument("--out", default="mnist_model.onnx")

@@ -32,6 +32,7 @@ class TrainingMixin:
     _compile_args = None
     _metrics_state = None
     _completed_epochs = 0
+    _epochs_seen = 0
     _resume_epoch = 0
     _train_seed = None
     _optimizer_order = None
@@ -279,6 +280,7 @@ class TrainingMixin:
         self._sync_trained_weights()
         arrays = {f"weights/{i}": w for i, w in enumerate(self.get_weights())}
         meta = {"format": _CHECKPOINT_FORMAT, "model": self.name, "epoch": int(self._completed_epochs),
+                "epochs_seen": int(self._epochs_seen),
                 "seed": self._train_seed, "weight_paths": [v.path for v in self.weights]}
         if self.optimizer is not None:
             arrays.update({f"optimizer/{k}": np.asarray(v) for k, v in self.optimizer.get_state().items()})
@@ -323,6 +325,7 @@ class TrainingMixin:
             if self._engine is not None:
                 self._match_optimizer_order()
         self._completed_epochs = self._resume_epoch = int(meta.get("epoch", 0))
+        self._epochs_seen = int(meta.get("epochs_seen", self._completed_epochs))
         if meta.get("seed") is not None:
             self._train_seed = int(meta["seed"])
         return self._completed_epochs

@@ -112,9 +112,12 @@ def _epochs(model, engine, config, metrics, data, val_data, callbacks, guard, ep
         for epoch in range(initial_epoch, epochs):
             metrics.reset()
             callbacks.on_epoch_begin(epoch, None)
-            _ort.set_seed(_epoch_seed(seed, epoch))  # dropout masks depend on (seed, epoch) only
+            # Shuffling and dropout masks depend on (seed, number of epochs trained before) only: each
+            # fit() call draws new ones, and a resumed run draws the ones it would have drawn.
+            key = model._epochs_seen
+            _ort.set_seed(_epoch_seed(seed, key))
             logs, steps = {}, 0
-            for step, (inputs, targets, weights) in enumerate(data.epoch(epoch)):
+            for step, (inputs, targets, weights) in enumerate(data.epoch(key)):
                 callbacks.on_train_batch_begin(step, None)
                 with guard.step():
                     loss_values, preds = engine.train_step(feeds_for(config.losses, inputs, targets, weights))
@@ -133,6 +136,7 @@ def _epochs(model, engine, config, metrics, data, val_data, callbacks, guard, ep
                 val_logs = evaluate_loop(model, engine, config, metrics, val_data, callbacks=callbacks, in_fit=True)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             model._completed_epochs = epoch + 1
+            model._epochs_seen = key + 1
             engine.sync_to_model()  # callbacks reading layer weights see this epoch's values
             callbacks.on_epoch_end(epoch, epoch_logs)
             if model.stop_training:

@@ -264,6 +264,7 @@ def test_fit_on_digits_reaches_95_percent():
     history = model.fit(x_train, y_train, batch_size=32, epochs=25, validation_split=0.1, verbose=0)
     assert history.history["val_accuracy"][-1] > 0.9
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    print(f"digits test accuracy after 25 epochs: {accuracy:.4f}")
     assert accuracy >= 0.95
     assert (model.predict(x_test, verbose=0).argmax(axis=1) == y_test).mean() == pytest.approx(accuracy)
 
@@ -320,6 +321,18 @@ def test_cross_entropy_gradients_stay_finite_at_extreme_logits(loss, targets):
     value = model.train_on_batch(x, targets)
     assert np.isfinite(value) and value > 100
     assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_each_fit_call_draws_a_new_shuffle():
+    model = _linear()
+    model.compile(optimizer=optimizers.SGD(0.0), loss="mse")
+    x, y = _data(32)
+    orders = []
+    record = callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: orders.append(round(logs["loss"], 5)))
+    for _ in range(2):
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[record])
+    assert orders[:3] != orders[4:7]  # running losses of differently ordered batches
+    assert orders[3] == orders[7]  # same data, same epoch mean
 
 
 def test_seeded_dropout_draws_the_same_masks_in_every_run():
