@@ -83,9 +83,9 @@ ELEMENTWISE = {
 @pytest.mark.parametrize("name", sorted(ELEMENTWISE))
 def test_elementwise_and_plumbing_rules(name):
     nodes = _check((5,), ELEMENTWISE[name], {"slope": (5,), "bias": (5,)})
-    op = {"Max3": "Max", "WhereBroadcast": "Where", "SliceReverse": "Slice",
-          "SliceStep2Reverse": "Slice", "PadAxes": "Pad", "CumSumReverseExclusive": "CumSum", "SplitUnused": "Split", "DropoutNoTraining": "Dropout",
-          "DropoutNoMask": "Dropout", "LpNormalization2": "LpNormalization",
+    op = {"Max3": "Max", "WhereBroadcast": "Where", "SliceReverse": "Slice", "SliceStep2Reverse": "Slice",
+          "PadAxes": "Pad", "CumSumReverseExclusive": "CumSum", "SplitUnused": "Split",
+          "DropoutNoTraining": "Dropout", "DropoutNoMask": "Dropout", "LpNormalization2": "LpNormalization",
           "LpNormalization1": "LpNormalization"}.get(name, name)
     assert op in nodes  # the inference file keeps the original op
 
