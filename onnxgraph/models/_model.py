@@ -46,7 +46,10 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
         self._inputs_struct, self._outputs_struct = inputs, outputs
         self.inputs = flatten(inputs)
         self.outputs = flatten(outputs)
-        layers, nodes_by_depth = map_graph(self.inputs, self.outputs)
+        # Keras walks dict outputs in sorted-key order: layer and weight order follow it, so
+        # weights copy between Keras and onnxgraph models in `get_weights()` order.
+        walk_outputs = flatten({k: outputs[k] for k in sorted(outputs)}) if isinstance(outputs, dict) else self.outputs
+        layers, nodes_by_depth = map_graph(self.inputs, walk_outputs)
         self._all_layers = layers
         self._nodes_by_depth = nodes_by_depth
         self._ordered_nodes = [n for d in sorted(nodes_by_depth, reverse=True) for n in nodes_by_depth[d]
