@@ -36,6 +36,7 @@ class Adam(Optimizer):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.amsgrad = amsgrad
+        self._constants_key = None
 
     def _slot_specs(self):
         specs = {"momentum": 0.0, "velocity": 0.0}
@@ -43,27 +44,35 @@ class Adam(Optimizer):
             specs["velocity_hat"] = 0.0
         return specs
 
-    def _update(self, i, param, grad, lr, tmp, tmp2):
-        f = param.dtype.type
+    def _step_constants(self, f, lr):
+        """The step's scalars in the parameter dtype `f`, computed once per step, not per parameter."""
         t = f(self._iterations + 1)
         beta_1, beta_2 = f(self.beta_1), f(self.beta_2)
         alpha = lr * np.sqrt(f(1) - np.power(beta_2, t)) / (f(1) - np.power(beta_1, t))
-        m, v = self._slots["momentum"][i], self._slots["velocity"][i]
-        # 1 - beta in double precision, then float32, as Keras passes it (1 - 0.999 in float32 is
+        # 1 - beta in double precision, then the dtype, as Keras passes it (1 - 0.999 in float32 is
         # off by 1e-5 relative); the bias-correction powers stay float32 like Keras's.
+        return beta_1, beta_2, f(1 - self.beta_1), f(1 - self.beta_2), f(self.epsilon), alpha
+
+    def _update(self, i, param, grad, lr, tmp, tmp2):
+        key = (self._iterations, lr, param.dtype, self.beta_1, self.beta_2, self.epsilon)
+        if self._constants_key != key:
+            self._constants = self._step_constants(param.dtype.type, lr)
+            self._constants_key = key
+        beta_1, beta_2, one_minus_beta_1, one_minus_beta_2, epsilon, alpha = self._constants
+        m, v = self._slots["momentum"][i], self._slots["velocity"][i]
         m *= beta_1
-        np.multiply(grad, f(1 - self.beta_1), out=tmp)
+        np.multiply(grad, one_minus_beta_1, out=tmp)
         m += tmp
         v *= beta_2
         np.multiply(grad, grad, out=tmp)
-        tmp *= f(1 - self.beta_2)
+        tmp *= one_minus_beta_2
         v += tmp
         if self.amsgrad:
             v_hat = self._slots["velocity_hat"][i]
             np.maximum(v_hat, v, out=v_hat)
             v = v_hat
         np.sqrt(v, out=tmp)
-        tmp += f(self.epsilon)
+        tmp += epsilon
         np.multiply(m, alpha, out=tmp2)
         np.divide(tmp2, tmp, out=tmp2)  # (m * alpha) / (sqrt(v) + epsilon), Keras's order
         param -= tmp2
