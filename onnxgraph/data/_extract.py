@@ -141,7 +141,8 @@ def extract_features(source, model, *, layers=None, output=None, batch_size: int
         input_columns: column per model input (a dict, or one name for a single input); by
             default the column named after the input, else `data`, else the only column.
         keep_columns: carry the dataset's other columns (ids, labels) next to the features.
-        preserve_order: keep the source's row order (Ray may reorder blocks otherwise, a little faster).
+        preserve_order: keep the source's row order (Ray may reorder blocks otherwise, a little
+            faster). A Dataset passed as `source` keeps its own DataContext setting instead.
         providers, session_threads: onnxruntime providers and intra-op threads per actor.
         num_cpus: Ray CPUs reserved per actor; by default 1, less when the pool would otherwise take
             every CPU and leave none for Ray Data's read and write tasks (which then never run).
@@ -176,7 +177,8 @@ def extract_features(source, model, *, layers=None, output=None, batch_size: int
                                               "providers": providers, "threads": session_threads},
         batch_size=batch_size, batch_format="numpy", num_cpus=num_cpus,
         compute=ray.data.ActorPoolStrategy(size=num_workers))
-    features.context.execution_options.preserve_order = preserve_order  # this dataset only
+    if not isinstance(source, ray.data.Dataset):  # a context we created: no caller's setting changes
+        features.context.execution_options.preserve_order = preserve_order
     if output is None:
         return features
     features.write_parquet(os.fspath(output))

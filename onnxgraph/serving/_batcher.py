@@ -68,6 +68,7 @@ class DynamicBatcher:
         self._queue: asyncio.Queue | None = None
         self._carry = None
         self._worker: asyncio.Task | None = None
+        self._running: set = set()  # dispatch tasks, referenced until done
         self._closed = False
 
     async def start(self) -> None:
@@ -96,6 +97,9 @@ class DynamicBatcher:
             raise InferenceError(f"Model '{self.served.name}' is shutting down; retry on another server.")
         if not self.batching or self._worker is None:
             return _unwrap((await self._run([feeds]))[0])
+        if self._worker.done():  # never wait on a worker that is gone
+            raise InferenceError(f"The batcher of model '{self.served.name}' stopped: "
+                                 f"{self._worker.exception() if not self._worker.cancelled() else 'cancelled'}")
         pending = _Pending(feeds, asyncio.get_running_loop().create_future())
         self._queue.put_nowait(pending)
         return _unwrap(await pending.future)
@@ -136,6 +140,8 @@ class DynamicBatcher:
             if not stopping:
                 stopping = await self._fill(batch, sum(p.rows for p in batch), 0.0, first.key)
             task = asyncio.create_task(self._dispatch(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
             task.add_done_callback(lambda _: free.release())
         await free.acquire()  # the last run has finished
 
