@@ -11,7 +11,6 @@ what arrives during one run, without waiting longer than `max_latency_ms` for co
 from __future__ import annotations
 
 import asyncio
-import collections
 import time
 
 import numpy as np

@@ -12,7 +12,6 @@ import os
 import re
 from dataclasses import dataclass
 
-import numpy as np
 
 from onnxgraph.backend import dtypes
 from onnxgraph.runtime import make_session, normalize_feeds
