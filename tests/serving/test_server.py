@@ -134,7 +134,8 @@ def test_bad_bodies_unknown_models_and_limits(served):
 
 def test_runtime_failure_is_a_500_and_the_server_keeps_going(served):
     _, client, _ = served
-    assert "Model 'lookup' failed to run" in _error(client.post("/v1/models/lookup:predict", json={"inputs": [42]}), 500)
+    failed = client.post("/v1/models/lookup:predict", json={"inputs": [42]})  # index out of the table
+    assert "Model 'lookup' failed to run" in _error(failed, 500)
     assert client.post("/v1/models/lookup:predict", json={"inputs": [9]}).json()["outputs"]["rows"] == [[27, 28, 29]]
     assert client.get("/healthz").status_code == 200
 
