@@ -13,9 +13,12 @@ __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUn
            "HeNormal", "LecunUniform", "LecunNormal", "Orthogonal", "get", "serialize"]
 
 
-def _fans(shape) -> tuple[float, float]:
-    """Keras `compute_fans`: receptive field x channels for conv kernels (kh, kw, in, out)."""
+def _fans(shape, input_axes=None, output_axes=None) -> tuple[float, float]:
+    """Keras `compute_fans`: receptive field x channels for conv kernels (kh, kw, in, out), or the
+    products over explicit input/output axes (Keras 3.15's EinsumDense-style kernels)."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return float(math.prod(shape[a] for a in input_axes)), float(math.prod(shape[a] for a in output_axes))
     if len(shape) == 0:
         return 1.0, 1.0
     if len(shape) == 1:
@@ -127,7 +130,8 @@ class TruncatedNormal(Initializer):
 class VarianceScaling(Initializer):
     """scale / n variance, n from fan_in, fan_out or their average (Keras VarianceScaling)."""
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg, got {mode!r}.")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
@@ -136,9 +140,10 @@ class VarianceScaling(Initializer):
                 f"uniform, got {distribution!r}."
             )
         self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+        self.input_axes, self.output_axes = input_axes, output_axes
 
     def __call__(self, shape, dtype="float32"):
-        fan_in, fan_out = _fans(shape)
+        fan_in, fan_out = _fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         variance = self.scale / max(1.0, n)
         rng = self._rng()
@@ -153,15 +158,16 @@ class VarianceScaling(Initializer):
         return np.asarray(values).astype(dtype, copy=False)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _variance_scaling(name, scale, mode, distribution):
-    def __init__(self, seed=None):
-        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
                                            "__doc__": f"Keras {name}: VarianceScaling({scale}, {mode}, {distribution})."})

@@ -68,6 +68,14 @@ def test_seeded_initializer_and_config():
     b = initializers.GlorotUniform(seed=3)((4, 4))
     np.testing.assert_array_equal(a, b)
     init = initializers.get({"class_name": "HeNormal", "config": {"seed": 5}})
-    assert initializers.serialize(init) == {"class_name": "HeNormal", "config": {"seed": 5}}
+    assert initializers.serialize(init) == {"class_name": "HeNormal", "config": {"seed": 5, "input_axes": None, "output_axes": None}}
     with pytest.raises(ValueError, match="Unknown initializer 'glorot'"):
         initializers.get("glorot")
+
+
+def test_explicit_fan_axes_like_keras_3_15():
+    # fan_in over axes (0,) = 400, fan_out over (1, 2) = 8 * 25: glorot limit sqrt(6 / 600)
+    w = initializers.GlorotUniform(input_axes=[0], output_axes=[1, 2])((400, 8, 25))
+    assert np.abs(w).max() <= math.sqrt(6 / 600) + 1e-7
+    np.testing.assert_allclose(w.std(), math.sqrt(6 / 600) / math.sqrt(3), rtol=0.05)
+    assert initializers.serialize(initializers.HeNormal(seed=2))["config"] == {"seed": 2, "input_axes": None, "output_axes": None}
