@@ -92,7 +92,7 @@ def _chrome():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
     if not chromium or not driver_path:
-        pytest.skip("chromium and chromedriver are not installed (tools/test.sh installs them)")
+        pytest.skip("chromium and chromedriver are not installed (tools/setup_test_env.sh installs them)")
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()

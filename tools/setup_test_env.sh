@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: install onnxgraph with the training runtime, test tools, serving and Ray extras, run the suite.
+# Test environment for the README's test command (`bash tools/setup_test_env.sh && python -m pytest -q`):
+# onnxgraph with the training runtime, test tools, serving and Ray extras, plus the system tools below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # System tools for the plot tests (graphviz `dot`) and the Netron browser test (headless
@@ -14,5 +15,3 @@ if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" =
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 python -m pip install -q -e ".[train,dev,serve,ray]"
-export KERAS_BACKEND=torch
-python -m pytest -q
