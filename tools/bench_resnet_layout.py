@@ -2,7 +2,8 @@
 
 Every variant holds the same weights and runs in onnxruntime (CPU) with the same session options;
 outputs are checked to agree before timing. Variants are timed in interleaved rounds and the
-median samples/s is reported, as a markdown table (no assertions; figures for notes).
+median samples/s is reported with the median per-round ratio to channels_first, as a markdown
+table (no assertions; figures for notes).
 
 Run: python tools/bench_resnet_layout.py [--batches 1 64] [--rounds 7] [--seconds 0.5] [--threads 0]
 """
@@ -145,7 +146,9 @@ def main() -> None:
             cells = []
             for b in args.batches:
                 value = statistics.median(results[(label, b)])
-                cells.append(f"{value:,.0f} ({value / statistics.median(results[(base, b)]):.2f}x)")
+                # The ratio is the median of per-round ratios: neighbours in time share the machine's load.
+                ratio = statistics.median(v / w for v, w in zip(results[(label, b)], results[(base, b)]))
+                cells.append(f"{value:,.0f} ({ratio:.2f}x)")
             transposes = sum(n.op_type == "Transpose" for n in proto.graph.node)
             print(f"| {label} | {transposes} | {len(proto.graph.node)} | " + " | ".join(cells) + " |")
 
