@@ -11,6 +11,7 @@ from onnxgraph.backend import transforms
 from onnxgraph.backend.emit import OPSET
 from onnxgraph.backend.graph import collect
 from onnxgraph.backend.serialize import to_model_proto
+from onnxgraph.runtime._feeds import normalize_feeds
 from onnxgraph.utils._tree import pack_like
 
 __all__ = ["ExportMixin", "CONFIG_KEY", "WEIGHTS_KEY"]
@@ -106,11 +107,11 @@ class ExportMixin:
 
     # -- running -----------------------------------------------------------------------------------
     def _runner(self, providers="auto"):
-        from onnxgraph.runtime import GraphRunner
-
         key = providers if isinstance(providers, str) else tuple(providers)
         runner = self._runners.get(key)
         if runner is None:
+            from onnxgraph.runtime import GraphRunner
+
             runner = GraphRunner(self.inputs, self.outputs, self.input_names, self.output_names,
                                  self.weights, name=self.name, providers=providers,
                                  build_proto=self.to_onnx)
@@ -127,16 +128,11 @@ class ExportMixin:
         return cached[1]
 
     def _run_eager(self, x, providers="auto"):
-        from onnxgraph.runtime import normalize_feeds
-
         feeds = normalize_feeds(x, self._signatures())
         return pack_like(self._outputs_struct, self._runner(providers).run_feeds(feeds))
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, providers="auto"):
         """Run the model on numpy data in batches; returns an array, list or dict like Keras."""
-        from onnxgraph.runtime import normalize_feeds
-        from onnxgraph.utils._progbar import Progbar
-
         self._require_graph("graph to predict with")
         feeds = normalize_feeds(x, self._signatures())
         runner = self._runner(providers)
@@ -146,8 +142,11 @@ class ExportMixin:
         steps_total = max(1, math.ceil(n / batch_size))
         if steps is not None:
             steps_total = min(steps_total, steps)
-        verbose = 1 if verbose == "auto" else verbose
-        bar = Progbar(steps_total, verbose=verbose) if verbose else None
+        bar = None
+        if verbose:  # "auto" means 1, like Keras
+            from onnxgraph.utils._progbar import Progbar
+
+            bar = Progbar(steps_total, verbose=1 if verbose == "auto" else verbose)
         if steps_total == 1 and steps is None:
             results = runner.run_feeds(feeds)
             if bar:

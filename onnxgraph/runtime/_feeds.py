@@ -53,6 +53,8 @@ def _convert(sig: InputSignature, value) -> np.ndarray:
 
 def normalize_feeds(x, signatures: list[InputSignature]) -> dict:
     """Map an array, a list of arrays or a dict keyed by input name to {input name: array}."""
+    if len(signatures) == 1 and type(x) is np.ndarray:  # the common case: one input, one array
+        return {signatures[0].name: _convert(signatures[0], x)}
     names = [s.name for s in signatures]
     if isinstance(x, dict):
         missing = [n for n in names if n not in x]
