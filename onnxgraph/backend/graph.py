@@ -76,7 +76,6 @@ def collect(inputs, outputs, input_names, output_names) -> Graph:
                     stack.append((x, False))
                 elif x is not None and x.kind == "input" and x.id not in stop:
                     stack.append((x, False))
-    # Emission order is topological (a node only reads tensors that existed before it), and
-    # keeps each layer's nodes together, which reads better in Netron than DFS order.
-    order.sort(key=lambda node: node.id)
+    # Depth-first post-order from the outputs: topological, and a function of the graph alone
+    # (not of the order layers were called in), so a reloaded model writes the same file.
     return Graph(order, inputs, outputs, input_names, output_names)

@@ -8,6 +8,7 @@ arrays runs the same graph on onnxruntime.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 
@@ -48,6 +49,20 @@ class Layer:
             input_shape = (input_dim,)
         self._batch_input_shape = (batch_size, *input_shape) if input_shape is not None else None
         self._call_params = set(inspect.signature(self.call).parameters)
+
+    def __init_subclass__(cls, **kwargs):
+        # As in Keras, a layer is built once its own `build` returns, however it was called
+        # (`layer.build(shape)` then `set_weights` must not be undone by the first call).
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_sets_built", False):
+            @functools.wraps(build)
+            def build_and_mark(self, *args, **kw):
+                build(self, *args, **kw)
+                self.built = True
+
+            build_and_mark._sets_built = True
+            cls.build = build_and_mark
 
     # -- sublayer tracking -----------------------------------------------------------------
     def __setattr__(self, name, value):

@@ -197,3 +197,15 @@ def test_auto_names_follow_keras():
              layers.Activation("relu").name, og.Input(shape=(1,))._keras_history.layer.name,
              og.Input(shape=(1,))._keras_history.layer.name]
     assert names == ["dense", "dense_1", "conv2d", "activation", "input_layer", "input_layer_1"]
+
+
+def test_direct_build_marks_built_and_keeps_set_weights():
+    layer = layers.Dense(2)
+    layer.build((None, 3))
+    assert layer.built
+    values = [np.arange(6, dtype="float32").reshape(3, 2), np.array([1.0, -1.0], "float32")]
+    layer.set_weights(values)
+    x = rand(4, 3)
+    y = og.Model(inp := og.Input(shape=(3,)), layer(inp)).predict(x, verbose=0)
+    np.testing.assert_allclose(y, x @ values[0] + values[1], rtol=1e-6)
+    assert len(layer.weights) == 2
