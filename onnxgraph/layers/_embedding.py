@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 from onnxgraph import initializers, ops
+from onnxgraph.backend import gather_transpose
 from onnxgraph.backend.emit import emit
 from onnxgraph.layers._layer import Layer
 
@@ -88,3 +89,6 @@ class Embedding(Layer):
                 "embeddings_regularizer": None, "embeddings_constraint": None,
                 "mask_zero": self.mask_zero}
 
+
+# Embedding -> recurrent layer: transpose the indices, not the gathered rows.
+gather_transpose.register()
