@@ -11,7 +11,7 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECTIONS = ("build", "inference", "training", "memory")
+SECTIONS = ("build", "inference", "training", "memory", "improvements")
 
 
 def _machine(threads: int) -> list[str]:
@@ -92,6 +92,13 @@ def main(argv=None) -> None:
         from benchmarks import memory
 
         body += ["## Peak memory", ""] + memory.run(cases, ROOT) + [""]
+    if "improvements" in sections:
+        from benchmarks import before_after
+
+        body += ["## Improvements made with this harness (before/after, interleaved in this run)", "",
+                 "Before: the code at the parent commit of each change, loaded from git history (the export "
+                 "pass: the same export with the pass off); after: this tree. See the notes below.", ""]
+        body += before_after.run() + [""]
     minutes = (time.perf_counter() - started) / 60
     lines += [f"- Machine load (1/5/15-minute load average): {load_before} at the start, {_load()} at the end; "
               f"the run took {minutes:.1f} min.", ""]
