@@ -37,7 +37,7 @@ def apply() -> int:
     n = threads()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
-    if not getattr(_runner.make_session, "_bench_threads", None) == n:
+    if getattr(_runner.make_session, "_bench_threads", None) != n:
         original = getattr(_runner.make_session, "_bench_original", _runner.make_session)
 
         # onnxgraph has no public knob for predict's session threads; sessions made through

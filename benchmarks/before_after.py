@@ -8,6 +8,7 @@ machine load. Without the repository's git history a row says it was skipped.
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import subprocess
@@ -45,8 +46,8 @@ def _old_module(name: str, commit: str, path: str, patches=()) -> types.ModuleTy
 def _optimizer_rows(epochs: int = 12, steps: int = 200) -> list[str]:
     """MLP fit, Adam: the update of OPTIMIZER_COMMIT^ without the flush vs now, same initial weights."""
     import onnxgraph as og
-    from onnxgraph.optimizers import Adam
     from benchmarks.training import _data
+    from onnxgraph.optimizers import Adam
 
     old = _old_module("_bench_old_adam", OPTIMIZER_COMMIT, "onnxgraph/optimizers/_adam.py")
 
@@ -117,17 +118,18 @@ def _predict_rows() -> list[str]:
     for batch, calls in ((1, 2000), (256, 100)):
         x = sample_inputs("mlp", batch)[0]
         feeds = {session.get_inputs()[0].name: x}
-        fns = {"before": lambda: old_export.ExportMixin.predict(model, x, batch_size=batch, verbose=0),
-               "after": lambda: model.predict(x, batch_size=batch, verbose=0),
-               "raw": lambda: session.run(None, feeds)}
+        fns = {"before": functools.partial(old_export.ExportMixin.predict, model, x, batch_size=batch, verbose=0),
+               "after": functools.partial(model.predict, x, batch_size=batch, verbose=0),
+               "raw": functools.partial(session.run, None, feeds)}
         np.testing.assert_array_equal(fns["before"](), fns["after"]())
         samples = _paired(fns, calls, rounds=15)
         cells = []
         for name in ("before", "after"):
+            pairs = list(zip(samples[name], samples["raw"]))
             if batch == 1:
-                cells.append(f"{statistics.median(a - b for a, b in zip(samples[name], samples['raw'])) * 1e6:+.1f} µs")
+                cells.append(f"{statistics.median(a - b for a, b in pairs) * 1e6:+.1f} µs")
             else:
-                cells.append(f"{(statistics.median(a / b for a, b in zip(samples[name], samples['raw'])) - 1) * 100:+.1f}%")
+                cells.append(f"{(statistics.median(a / b for a, b in pairs) - 1) * 100:+.1f}%")
         rows.append(f"| MLP predict overhead over raw onnxruntime, batch {batch} | {cells[0]} | {cells[1]} | | "
                     "paired medians of 15 rounds |")
     return rows
@@ -157,7 +159,8 @@ def _gather_rows() -> list[str]:
     speedup = statistics.median(b / a for b, a in zip(samples["before"], samples["after"]))
     kernels = {name: _kernel_ms(proto, feeds) for name, proto in protos.items()}
     return [f"| ticket router inference, batch 256 (Embedding -> LSTM export pass) | "
-            f"{statistics.median(samples['before']) * 1e3:.2f} ms | {statistics.median(samples['after']) * 1e3:.2f} ms | "
+            f"{statistics.median(samples['before']) * 1e3:.2f} ms | "
+            f"{statistics.median(samples['after']) * 1e3:.2f} ms | "
             f"{speedup:.2f}x | onnxruntime profile per run: Transpose kernels {kernels['before'][0]:.2f} -> "
             f"{kernels['after'][0]:.2f} ms, all kernels {kernels['before'][1]:.2f} -> {kernels['after'][1]:.2f} ms; "
             f"outputs {'bit-identical' if same else 'DIFFER'} |"]
@@ -192,9 +195,10 @@ def _kernel_ms(proto, feeds, runs: int = 10) -> tuple[float, float]:
 def run() -> list[str]:
     rows = ["| change | before | after | speed-up | note |", "|---|---|---|---|---|"]
     for name, make in (("optimizer", _optimizer_rows), ("predict", _predict_rows), ("gather", _gather_rows)):
+        done = len(rows)
         try:
             rows += make()
         except (subprocess.CalledProcessError, FileNotFoundError) as exc:
             rows.append(f"| {name} | skipped: no git history ({type(exc).__name__}) | | | |")
-        print("\n".join(rows[-2:]), flush=True)
+        print("\n".join(rows[done:]), flush=True)
     return rows

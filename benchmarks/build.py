@@ -7,6 +7,7 @@ architecture one framework cannot export) is reported in the table with its erro
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import time
@@ -78,11 +79,12 @@ def run(cases, repeats: int) -> list[str]:
         for warm_up in (_onnxgraph, _keras, _torch):  # first-call imports and caches are not build time
             try:
                 warm_up("mlp", folder)
-            except Exception:  # noqa: BLE001 - the timed runs report it
+            except Exception:  # noqa: BLE001, S110 - the timed runs report it
                 pass
         for case in cases:
-            result = interleaved({"og": lambda: _onnxgraph(case, folder), "keras": lambda: _keras(case, folder),
-                                  "torch": lambda: _torch(case, folder)}, repeats, max_seconds=_SLOW_SECONDS)
+            result = interleaved({"og": functools.partial(_onnxgraph, case, folder),
+                                  "keras": functools.partial(_keras, case, folder),
+                                  "torch": functools.partial(_torch, case, folder)}, repeats, max_seconds=_SLOW_SECONDS)
             rows.append(f"| {case} | {param_counts(case)} | {result.cell('og', fmt_time)} | "
                         f"{result.cell('keras', fmt_time)} | {result.cell('torch', fmt_time)} | "
                         f"{ratio(result['og'], result['keras'])} | {ratio(result['og'], result['torch'])} |")

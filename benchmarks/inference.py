@@ -7,6 +7,7 @@ onnxgraph's predict overhead over the raw session with paired, alternating block
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import tempfile
@@ -104,8 +105,8 @@ def run(cases, repeats: int) -> list[str]:
             for batch in (1, 256):
                 fns = contenders(models, batch)
                 min_time = 0.2 if batch == 1 else 0.5
-                result = interleaved({k: (lambda f=f: per_call(f, min_time)) for k, f in fns.items()}, repeats)
-                cells = [result.cell(name, fmt_time if batch == 1 else (lambda t: f"{batch / t:,.0f}/s"))
+                result = interleaved({k: functools.partial(per_call, f, min_time) for k, f in fns.items()}, repeats)
+                cells = [result.cell(name, fmt_time if batch == 1 else (lambda t, b=batch: f"{b / t:,.0f}/s"))
                          for name in NAMES]
                 ours = result["onnxgraph predict"]
                 rows.append(f"| {case} | {batch} | " + " | ".join(cells) + f" | {_r(result['Keras predict'], ours)} | "

@@ -11,6 +11,7 @@ metrics, no data pipeline, ORT's AdamW math). It shows how close the engine is t
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import time
@@ -152,11 +153,14 @@ def run(cases, repeats: int) -> list[str]:
 
     _threads.apply()
     rows = ["| model | onnxgraph fit steps/s | Keras 3 fit steps/s | PyTorch loop steps/s | onnxgraph / Keras | "
-            "onnxgraph / PyTorch | reference: bare ORT-training loop + ORT AdamW steps/s |", "|---|---|---|---|---|---|---|"]
+            "onnxgraph / PyTorch | reference: bare ORT-training loop + ORT AdamW steps/s |",
+            "|---|---|---|---|---|---|---|"]
     for case in cases:
         steps = STEPS[case]
-        makers = {"og": lambda: _keras_api(og, case, steps), "keras": lambda: _keras_api(keras, case, steps),
-                  "torch": lambda: _torch(case, steps), "ort": lambda: _ort_reference(case, steps)}
+        makers = {"og": functools.partial(_keras_api, og, case, steps),
+                  "keras": functools.partial(_keras_api, keras, case, steps),
+                  "torch": functools.partial(_torch, case, steps),
+                  "ort": functools.partial(_ort_reference, case, steps)}
         contenders, errors = {}, {}
         for name, make in makers.items():
             try:

@@ -51,6 +51,7 @@ class GraphRunner:
         self._build_proto = build_proto
         self._epoch = -1
         self._key = None
+        self._fetches = None
         self.session = None
 
     def _export(self):
@@ -65,6 +66,8 @@ class GraphRunner:
             key = tuple(v.version for v in self._variables)
             if key != self._key or self.session is None:
                 self.session = session_from_proto(self._export(), self._providers)
+                # Fetching outputs by name skips onnxruntime's per-call name list (~1.5 µs of predict).
+                self._fetches = [output.name for output in self.session.get_outputs()]
                 self._key = key
             self._epoch = epoch
         return self.session
@@ -76,7 +79,8 @@ class GraphRunner:
             self._epoch = -1
 
     def run_feeds(self, feeds: dict) -> list:
-        return self.ensure_session().run(None, feeds)
+        session = self.ensure_session()
+        return session.run(self._fetches, feeds)
 
 
 def session_from_proto(proto, providers="auto", **kwargs):

@@ -48,3 +48,20 @@ def test_predict_and_call_agree_on_converted_single_arrays():
     np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model(x), want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model.predict(x, batch_size=2, verbose=0), want, rtol=1e-5, atol=1e-6)
+
+
+def test_runner_fetches_every_output_in_graph_order_across_rebuilds():
+    inputs = keras.Input(shape=(3,), name="x")
+    first, second = layers.Dense(2, name="first"), layers.Dense(4, name="second")
+    model = keras.Model(inputs, [first(inputs), second(inputs)])
+    x = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    runner = model._runner("cpu")
+    got = runner.run_feeds({"x": x})
+    assert [a.shape for a in got] == [(4, 2), (4, 4)]
+    for out, want in zip(got, runner.session.run(None, {"x": x})):
+        np.testing.assert_array_equal(out, want)
+    first.set_weights([np.ones((3, 2), np.float32), np.zeros(2, np.float32)])  # new session, same fetches
+    np.testing.assert_allclose(model.predict(x, verbose=0)[0], x.sum(axis=1, keepdims=True).repeat(2, 1),
+                               rtol=1e-6)
+    runner.set_providers(["CPUExecutionProvider"])
+    assert [a.shape for a in runner.run_feeds({"x": x})] == [(4, 2), (4, 4)]
