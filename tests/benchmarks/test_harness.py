@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from benchmarks import _threads, build
-from benchmarks._timing import interleaved, ratio
 from benchmarks.__main__ import main
+from benchmarks._timing import interleaved, ratio
 from benchmarks.models import keras_like, sample_inputs, torch_model
 
 
