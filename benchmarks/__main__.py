@@ -54,7 +54,7 @@ def main(argv=None) -> None:
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--cases", default=",".join(CASES),
                         help="models (the 1,000-layer stack is measured in the build section only)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for every contender (default 1: reproducible on a shared machine)")
     parser.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))

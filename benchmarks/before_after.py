@@ -115,14 +115,14 @@ def _predict_rows() -> list[str]:
         session = import_onnxruntime().InferenceSession(path, _threads.ort_options(),
                                                         providers=["CPUExecutionProvider"])
     rows = []
-    for batch, calls in ((1, 2000), (256, 100)):
+    for batch, calls in ((1, 2000), (256, 200)):
         x = sample_inputs("mlp", batch)[0]
         feeds = {session.get_inputs()[0].name: x}
         fns = {"before": functools.partial(old_export.ExportMixin.predict, model, x, batch_size=batch, verbose=0),
                "after": functools.partial(model.predict, x, batch_size=batch, verbose=0),
                "raw": functools.partial(session.run, None, feeds)}
         np.testing.assert_array_equal(fns["before"](), fns["after"]())
-        samples = _paired(fns, calls, rounds=15)
+        samples = _paired(fns, calls, rounds=31)
         cells = []
         for name in ("before", "after"):
             pairs = list(zip(samples[name], samples["raw"]))
@@ -131,7 +131,7 @@ def _predict_rows() -> list[str]:
             else:
                 cells.append(f"{(statistics.median(a / b for a, b in pairs) - 1) * 100:+.1f}%")
         rows.append(f"| MLP predict overhead over raw onnxruntime, batch {batch} | {cells[0]} | {cells[1]} | | "
-                    "paired medians of 15 rounds |")
+                    "paired medians of 31 rounds |")
     return rows
 
 
