@@ -200,5 +200,8 @@ def run() -> list[str]:
             rows += make()
         except (subprocess.CalledProcessError, FileNotFoundError) as exc:
             rows.append(f"| {name} | skipped: no git history ({type(exc).__name__}) | | | |")
+        except Exception as exc:  # noqa: BLE001 - one failed comparison must not stop the run
+            first = (str(exc).strip().splitlines() or [""])[0][:100].replace("|", "/")
+            rows.append(f"| {name} | failed ({type(exc).__name__}: {first}) | | | |")
         print("\n".join(rows[done:]), flush=True)
     return rows

@@ -114,3 +114,17 @@ def test_build_section_writes_the_table_and_reports_a_failing_exporter(tmp_path,
     assert cells[2].endswith("ms") and cells[4].endswith("ms") and cells[5] == "n/a"
     assert "Threads: 1 for every contender" in text and "No GPU was lent" in text
     assert float(cells[6].rstrip("x")) > 0 and np.isfinite(float(cells[6].rstrip("x")))
+
+
+def test_a_failing_before_after_comparison_becomes_a_row(monkeypatch):
+    from benchmarks import before_after
+
+    def broken():
+        raise RuntimeError("old code | changed shape")
+
+    monkeypatch.setattr(before_after, "_optimizer_rows", broken)
+    monkeypatch.setattr(before_after, "_predict_rows", lambda: ["| predict | a | b | | |"])
+    monkeypatch.setattr(before_after, "_gather_rows", lambda: ["| gather | a | b | | |"])
+    rows = before_after.run()
+    assert rows[2] == "| optimizer | failed (RuntimeError: old code / changed shape) | | | |"
+    assert rows[3:] == ["| predict | a | b | | |", "| gather | a | b | | |"]
