@@ -43,8 +43,8 @@ def apply() -> int:
         # onnxgraph has no public knob for predict's session threads; sessions made through
         # make_session (predict, __call__) get the same count as the raw session and torch.
         @functools.wraps(original)
-        def make_session(model_bytes, providers="auto", threads=None, config=None, external=None):
-            return original(model_bytes, providers, threads or n, config, external)
+        def make_session(model_bytes, providers="auto", threads=None, *args, **kwargs):
+            return original(model_bytes, providers, threads or n, *args, **kwargs)
 
         make_session._bench_threads, make_session._bench_original = n, original
         _runner.make_session = onnxgraph.runtime.make_session = make_session

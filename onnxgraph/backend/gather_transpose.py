@@ -59,7 +59,9 @@ def transpose_indices(graph: Graph) -> None:
         if perm is None:
             continue
         table, indices = gather.inputs
-        index_node = Node("Transpose", [indices], {"perm": perm}, "", node.scope)
+        # In the Embedding's scope: with layer_functions=True the layer's function then holds both
+        # nodes, and the recurrent layer's function stays whole.
+        index_node = Node("Transpose", [indices], {"perm": perm}, "", gather.scope)
         index_node.outputs = [SymbolicTensor(tuple(indices.shape[p] for p in perm), indices.dtype,
                                              producer=index_node)]
         new_gather = Node("Gather", [table, index_node.outputs[0]], {"axis": 0}, "", gather.scope)

@@ -111,3 +111,14 @@ def test_training_through_transposed_indices_matches_the_plain_graph(without_pas
     got, want = trained(), without_pass(trained)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)
+
+
+def test_layer_functions_keep_one_call_per_layer():
+    model = embedding_rnn(layers.LSTM)
+    proto = check_onnx(model.to_onnx(layer_functions=True))
+    calls = [n.op_type for n in proto.graph.node]
+    assert sorted(calls) == ["Dense", "Embedding", "LSTM"]  # the RNN layer is not split around the Embedding
+    embedding = next(f for f in proto.functions if f.name == "Embedding")
+    assert [n.op_type for n in embedding.node] == ["Transpose", "Gather"]
+    x = tokens()
+    np.testing.assert_array_equal(run_proto(proto, x)[0], model.predict(x, verbose=0))
