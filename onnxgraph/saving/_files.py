@@ -50,6 +50,7 @@ def save_model_file(proto: onnx.ModelProto, filepath, overwrite: bool = True) ->
             with open(tmp, "wb") as f:
                 f.write(proto.SerializeToString())
         _fsync(tmp)
+        os.chmod(tmp, _default_mode(filepath))  # mkstemp files are 0600; a saved model is not secret
         os.replace(tmp, filepath)
     except BaseException:
         for leftover in (tmp, os.path.join(folder, new_data) if new_data else None):
@@ -60,6 +61,15 @@ def save_model_file(proto: onnx.ModelProto, filepath, overwrite: bool = True) ->
         path = os.path.join(folder, location)
         if os.path.isfile(path):
             os.remove(path)
+
+
+def _default_mode(filepath: str) -> int:
+    """The existing file's mode when overwriting, else what open() would give under the umask."""
+    if os.path.exists(filepath):
+        return os.stat(filepath).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _copy(proto):

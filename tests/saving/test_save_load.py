@@ -141,3 +141,16 @@ def test_external_data_threshold_with_only_small_tensors(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["small.onnx"]
     x = {"a": rand(2, 6), "b": rand(2, 4)}
     assert_same_model(model, keras.load_model(tmp_path / "small.onnx"), x)
+
+
+def test_saved_file_has_normal_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "m.onnx"
+        branchy_model().save(path)
+        assert (os.stat(path).st_mode & 0o777) == 0o644
+        os.chmod(path, 0o640)
+        branchy_model().save(path)  # overwriting keeps the mode the user chose
+        assert (os.stat(path).st_mode & 0o777) == 0o640
+    finally:
+        os.umask(umask)
