@@ -67,9 +67,21 @@ def _default_mode(filepath: str) -> int:
     """The existing file's mode when overwriting, else what open() would give under the umask."""
     if os.path.exists(filepath):
         return os.stat(filepath).st_mode & 0o777
-    umask = os.umask(0)
+    return 0o666 & ~_current_umask()
+
+
+def _current_umask() -> int:
+    # /proc reads it without changing it (os.umask round trips race with other threads).
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0o022)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
 
 
 def _copy(proto):
