@@ -21,6 +21,8 @@ import re
 import onnx
 from onnx import helper
 
+from onnxgraph.backend.serialize import UniqueNames
+
 __all__ = ["group_layers", "FUNCTION_DOMAIN"]
 
 FUNCTION_DOMAIN = "onnxgraph.layers"
@@ -154,21 +156,6 @@ def _keep_flat(run, first_call: bool) -> bool:
                for node, _, _ in run for a in node.attribute)
 
 
-class _Taken:
-    """Unique value names inside one function body."""
-
-    def __init__(self):
-        self.used: set[str] = set()
-
-    def take(self, hint: str) -> str:
-        name, k = hint, 0
-        while name in self.used:
-            k += 1
-            name = f"{hint}_{k}"
-        self.used.add(name)
-        return name
-
-
 def _strip(name: str, prefix: str) -> str:
     return (name[len(prefix):] if name.startswith(prefix) else name.rsplit("/", 1)[-1]) or "value"
 
@@ -186,7 +173,7 @@ def _make_call(layer, items, prefix, ctx, call_name: str):
             if name and (name in ctx.graph_outputs or ctx.consumers.get(name, set()) - covered):
                 outputs.append(name)
     # Tensor inputs read as `inputs`, weights by their weight name (`kernel`, `bias`).
-    names, local = _Taken(), {}
+    names, local = UniqueNames(), {}
     tensor_in = [n for n in inputs if n not in ctx.initializers]
     for i, n in enumerate(tensor_in):
         local[n] = names.take("inputs" if i == 0 else f"inputs_{i}")
@@ -197,7 +184,7 @@ def _make_call(layer, items, prefix, ctx, call_name: str):
         local[n] = names.take("outputs" if i == 0 else f"outputs_{i}")
     # Names local to the body (`MatMul`, `Relu`, values after their node) so every call of one
     # layer class with the same structure shares one function.
-    body, node_names = [], _Taken()
+    body, node_names = [], UniqueNames()
     for node, _, _ in items:
         name = node.name[len(prefix):] if node.name.startswith(prefix) else node.name
         if node.domain != FUNCTION_DOMAIN:

@@ -14,7 +14,7 @@ from onnxgraph.backend.emit import OPSET
 from onnxgraph.backend.graph import Graph
 from onnxgraph.backend.ir import Node, SymbolicTensor
 
-__all__ = ["to_model_proto", "IR_VERSION", "PASSES"]
+__all__ = ["to_model_proto", "IR_VERSION", "PASSES", "UniqueNames"]
 
 IR_VERSION = 10
 
@@ -23,7 +23,9 @@ IR_VERSION = 10
 PASSES: list = []
 
 
-class _Names:
+class UniqueNames:
+    """Hands out names unique within one namespace: `hint`, then `hint_1`, `hint_2`, ..."""
+
     def __init__(self):
         self.used: set[str] = set()
 
@@ -64,7 +66,7 @@ def to_model_proto(graph: Graph, *, name: str, doc: str = "", metadata=None,
         run_pass(graph)
     _ensure_distinct_outputs(graph)
 
-    value_names, node_names = _Names(), _Names()
+    value_names, node_names = UniqueNames(), UniqueNames()
     names: dict[int, str] = {}
     for tensor, tensor_name in zip(graph.inputs, graph.input_names):
         names[tensor.id] = value_names.take(tensor_name)
