@@ -8,6 +8,7 @@ import numpy as np
 
 from onnxgraph.backend import dtypes
 from onnxgraph.backend.ir import SymbolicTensor
+from onnxgraph.backend.scope import current_scope
 
 __all__ = ["Variable", "state_epoch"]
 
@@ -79,8 +80,10 @@ class Variable:
 
     # Arithmetic on a variable inside `call` works on its graph value (custom layers do
     # `ops.matmul(x, self.w) + self.b`), and on its numpy value outside a graph.
-    def _operand(self, other):
-        return self.graph_value() if isinstance(other, SymbolicTensor) else self._value
+    def _operand(self, other=None):
+        # Inside a layer's call (a naming scope is active) a graph is being emitted: the weight
+        # must stay a weight, never be folded into a constant from its current value.
+        return self.graph_value() if isinstance(other, SymbolicTensor) or current_scope() else self._value
 
     def __add__(self, o): return self._operand(o) + o
     def __radd__(self, o): return o + self._operand(o)
@@ -92,4 +95,4 @@ class Variable:
     def __rtruediv__(self, o): return o / self._operand(o)
     def __matmul__(self, o): return self._operand(o) @ o
     def __rmatmul__(self, o): return o @ self._operand(o)
-    def __neg__(self): return -self._value
+    def __neg__(self): return -self._operand()

@@ -7,6 +7,7 @@ import numpy as np
 from onnxgraph.backend import dtypes
 from onnxgraph.backend.emit import as_tensor, constant, emit
 from onnxgraph.backend.ir import SymbolicTensor
+from onnxgraph.backend.scope import current_scope
 
 __all__ = ["any_symbolic", "to_numpy", "keras_float", "broadcast_shapes", "binary_operands", "emit", "as_tensor",
            "constant", "int64s", "normalize_axis"]
@@ -15,6 +16,8 @@ __all__ = ["any_symbolic", "to_numpy", "keras_float", "broadcast_shapes", "binar
 def any_symbolic(*args) -> bool:
     for a in args:
         if isinstance(a, SymbolicTensor):
+            return True
+        if hasattr(a, "graph_value") and current_scope():  # a weight read while emitting a layer
             return True
         if isinstance(a, (list, tuple)) and any_symbolic(*a):
             return True

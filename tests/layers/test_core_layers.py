@@ -209,3 +209,23 @@ def test_direct_build_marks_built_and_keeps_set_weights():
     y = og.Model(inp := og.Input(shape=(3,)), layer(inp)).predict(x, verbose=0)
     np.testing.assert_allclose(y, x @ values[0] + values[1], rtol=1e-6)
     assert len(layer.weights) == 2
+
+
+def test_weights_used_in_call_stay_weights_not_constants():
+    class Scaled(layers.Layer):
+        def build(self, shape):
+            self.w = self.add_weight((shape[-1],), "ones", name="w")
+
+        def call(self, x):
+            return x * (self.w * 2.0) + (-self.w) + og.ops.exp(self.w)
+
+    inp = og.Input(shape=(3,))
+    layer = Scaled()
+    model = og.Model(inp, layer(inp))
+    assert sorted(i.name for i in check_onnx(model).graph.initializer if i.name.endswith("/w")) == ["scaled/w"]
+    layer.set_weights([np.full(3, 0.5, "float32")])
+    x = rand(2, 3)
+    np.testing.assert_allclose(model.predict(x, verbose=0), x * 1.0 - 0.5 + np.exp(0.5), rtol=1e-6)
+    # Outside a layer's call, variables still compute eagerly with numpy.
+    np.testing.assert_allclose(layer.w * 2.0, np.full(3, 1.0))
+    np.testing.assert_allclose(og.ops.exp(layer.w), np.exp(np.full(3, 0.5)), rtol=1e-6)
