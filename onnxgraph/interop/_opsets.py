@@ -129,22 +129,24 @@ def _consumed(graph) -> set:
 def _rewrite_old_forms(skeleton: onnx.ModelProto, weights: dict, version: int, done: list) -> None:
     graph = skeleton.graph
     used = _consumed(graph)
-    ranks = _ranks(skeleton) if version < 7 and any(n.op_type == "PRelu" for n in graph.node) else {}
+    ranks = _ranks(skeleton) if version < 7 else {}
     added: dict = {}
     nodes = []
     for node in graph.node:
-        replacement = None
+        replacement, label = None, f"{node.op_type} (opset {version})"
         if node.op_type == "Dropout" and node.domain in ("", "ai.onnx"):
-            replacement = _dropout(node, used)
+            replacement, label = _dropout(node, used), "Dropout -> Identity"
         elif node.op_type == "PRelu" and version < 7:
             replacement = _prelu(node, weights, ranks, added)
         elif node.op_type == "BatchNormalization" and version < 9:
             replacement = _spatial_batch_norm(node, weights, added)
+        elif version < 7 and any(a.name == "broadcast" for a in node.attribute):
+            replacement, label = _old_broadcast(node, weights, ranks, added), f"{node.op_type} broadcast attribute"
         if replacement is None:
             nodes.append(node)
         else:
             nodes.extend(replacement)
-            done.append("Dropout -> Identity" if node.op_type == "Dropout" else f"{node.op_type} (opset {version})")
+            done.append(label)
     del graph.node[:]
     graph.node.extend(nodes)
     for name, array in added.items():
@@ -200,6 +202,36 @@ def _spatial_batch_norm(node, weights: dict, added: dict):
     added[b_name] = (bias - mean * k).astype(dtype)
     return [helper.make_node("Mul", [node.input[0], k_name], [scaled], name=f"{node.name}_mul"),
             helper.make_node("Add", [scaled, b_name], [node.output[0]], name=node.name)]
+
+
+def _old_broadcast(node, weights: dict, ranks: dict, added: dict):
+    """Opset < 7 `broadcast=1, axis=k` aligns B at axis k of A; numpy broadcasting aligns trailing axes.
+
+    B gets trailing 1s (a reshaped weight, or an Unsqueeze) and the attributes go, so the
+    converter sees numpy broadcasting. Without `axis`, old broadcasting already was trailing.
+    """
+    axis = next((a.i for a in node.attribute if a.name == "axis"), None)
+    clone = onnx.NodeProto()
+    clone.CopyFrom(node)
+    del clone.attribute[:]
+    clone.attribute.extend(a for a in node.attribute if a.name not in ("broadcast", "axis"))
+    if node.op_type == "Gemm" or axis is None:
+        return [clone]
+    a, b = node.input[0], node.input[1]
+    if a not in ranks or (b not in ranks and b not in weights):
+        return None
+    rank_b = weights[b].ndim if b in weights else ranks[b]
+    trailing = ranks[a] - (axis % ranks[a]) - rank_b
+    if trailing <= 0:
+        return [clone]
+    if b in weights:
+        name = f"{b}__aligned_{node.output[0]}"
+        added[name] = weights[b].reshape(weights[b].shape + (1,) * trailing)
+        clone.input[1] = name
+        return [clone]
+    aligned = f"{b}__aligned_{node.output[0]}"
+    clone.input[1] = aligned
+    return [helper.make_node("Unsqueeze", [b], [aligned], axes=list(range(rank_b, rank_b + trailing))), clone]
 
 
 def _replace_input(node, index: int, name: str):

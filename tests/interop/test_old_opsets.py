@@ -192,3 +192,40 @@ def test_imported_report_survives_save_and_load(tmp_path):
     reloaded = og.load_model(tmp_path / "m.onnx")
     assert reloaded.import_report == model.import_report
     onnx.checker.check_model(onnx.load(tmp_path / "m.onnx"), full_check=True)
+
+
+def test_opset_6_broadcast_attribute_on_add():
+    b = RNG.standard_normal(3).astype(np.float32)
+    node = helper.make_node("Add", ["x", "b"], ["y"], broadcast=1, axis=1)
+    proto = _model([node], [_f("x", [2, 3, 4, 4])], [_f("y", [2, 3, 4, 4])], 6, [("b", b)])
+    _, y = _run(proto, X)
+    np.testing.assert_allclose(y, X + b[:, None, None], rtol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_opset_11_softmax_normalizes_the_flattened_trailing_axes(op):
+    """Before opset 13, Softmax(axis=1) on (N, C, H, W) normalized over C*H*W together."""
+    node = helper.make_node(op, ["x"], ["y"], axis=1)
+    proto = _model([node], [_f("x", [2, 3, 4, 4])], [_f("y", [2, 3, 4, 4])], 11)
+    _, y = _run(proto, X)
+    flat = X.reshape(2, -1)
+    soft = np.exp(flat - flat.max(axis=1, keepdims=True))
+    soft /= soft.sum(axis=1, keepdims=True)
+    want = (soft if op == "Softmax" else np.log(soft)).reshape(X.shape)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+
+
+def test_opset_3_concat_default_axis():
+    node = helper.make_node("Concat", ["x", "x"], ["y"], axis=1)
+    proto = _model([node], [_f("x", [2, 3, 4, 4])], [_f("y", [2, 6, 4, 4])], 3)
+    _, y = _run(proto, X)
+    np.testing.assert_array_equal(y, np.concatenate([X, X], axis=1))
+
+
+@pytest.mark.parametrize("op, fn", [("Mul", np.multiply), ("Sub", np.subtract), ("Div", np.divide)])
+def test_opset_6_broadcast_of_a_computed_operand(op, fn):
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], axes=[0, 2, 3], keepdims=0),
+             helper.make_node(op, ["x", "m"], ["y"], broadcast=1, axis=1)]
+    proto = _model(nodes, [_f("x", [2, 3, 4, 4])], [_f("y", [2, 3, 4, 4])], 6)
+    _, y = _run(proto, X)
+    np.testing.assert_allclose(y, fn(X, X.mean(axis=(0, 2, 3))[:, None, None]), rtol=1e-5, atol=1e-6)
