@@ -4,8 +4,9 @@ Three tools, in this order:
 1. Rewrites before conversion, for ops whose old forms onnx's version converter carries over
    with the wrong meaning or leaves unrunnable: inference-only ops (Dropout, with `is_test` or
    without) become Identity; opset < 7 PRelu's channel-wise slope is reshaped for numpy
-   broadcasting; BatchNormalization with `spatial=0` (per-activation statistics) is folded into
-   a Mul and an Add.
+   broadcasting, and so is B of an opset < 7 `broadcast=1, axis=k` op (onnx's converter asserts
+   on those); BatchNormalization with `spatial=0` (per-activation statistics) is folded into a
+   Mul and an Add.
 2. onnx's version converter for every other signature change (Pad/Slice/Upsample/Reshape/Split/
    Squeeze/Unsqueeze/ReduceX attributes that became inputs, ...). Constants it creates become
    weights or constants like the model's own initializers.
