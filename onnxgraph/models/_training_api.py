@@ -37,10 +37,13 @@ class TrainingMixin:
     _train_seed = None
     _optimizer_order = None
     _train_threads = None
+    _train_engine = "auto"
+    _train_providers = "auto"
 
     # -- compile ---------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, engine="auto",
+                providers="auto"):
         """Configure the model for training (Keras 3 arguments).
 
         Args:
@@ -51,14 +54,26 @@ class TrainingMixin:
                 multi-output models.
             weighted_metrics: like `metrics`, computed with the sample weights.
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for Keras
-                compatibility; steps always run as onnxruntime-training graph steps.
+                compatibility; steps always run as onnxruntime graph steps.
+            engine: "auto" (default), "onnx" (one standard-ONNX train-step graph on any onnxruntime:
+                cpu, gpu or training builds) or "ort-training" (onnxruntime-training gradients and
+                numpy optimizers, CPU only). "auto" picks "onnx" unless the model needs an op or
+                optimizer only "ort-training" handles and onnxruntime-training is installed.
+            providers: where the "onnx" engine trains: "auto" (CUDA when onnxruntime-gpu can use
+                it, else CPU), "cpu", "cuda", or a list of onnxruntime provider names.
 
         Example:
             >>> model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         """
         from onnxgraph import optimizers
+        from onnxgraph.runtime._providers import resolve_providers
+        from onnxgraph.trainer._engines import check_engine
 
         self._close_engine()
+        self._train_engine = check_engine(engine)
+        if providers not in ("auto", "cpu", "cuda") and not isinstance(providers, (list, tuple)):
+            resolve_providers(providers)  # raises the teaching error
+        self._train_providers = providers
         self.optimizer = optimizers.get(optimizer)
         self._compile_args = (loss, loss_weights, metrics, weighted_metrics)
         self._compile_config = None
@@ -116,7 +131,7 @@ class TrainingMixin:
     def _prepare(self, x, y, what: str):
         """Resolve losses/metrics (from the first targets) and build the engine once."""
         from onnxgraph.trainer._data import DataSpec, is_array_like
-        from onnxgraph.trainer._engine import Engine
+        from onnxgraph.trainer._engines import make_engine
 
         self._require_compiled(what)
         if self._compile_config is None:
@@ -136,8 +151,8 @@ class TrainingMixin:
         if self._train_seed is None:
             self._train_seed = _default_train_seed(self)
         if self._engine is None:
-            self._engine = Engine(self, losses, config.loss_weights, config.label_specs(), self.optimizer,
-                                  threads=self._train_threads)
+            self._engine = make_engine(self._train_engine, self, losses, config.loss_weights, config.label_specs(),
+                                       self.optimizer, threads=self._train_threads, providers=self._train_providers)
             self._match_optimizer_order()
         return DataSpec(self, losses)
 

@@ -33,6 +33,8 @@ class Engine:
         threads: intra-op threads for onnxruntime (None: its default).
     """
 
+    kind = "ort-training"
+
     def __init__(self, model, losses, loss_weights, label_specs, optimizer, threads=None):
         self.model = model
         self.optimizer = optimizer

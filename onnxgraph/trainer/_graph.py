@@ -25,7 +25,7 @@ from onnxgraph.layers._node import recording
 from onnxgraph.trainer import _rules
 from onnxgraph.utils._tree import flatten
 
-__all__ = ["ForwardGraph", "build_graphs"]
+__all__ = ["ForwardGraph", "TrainingIR", "build_ir", "build_graphs"]
 
 
 class ForwardGraph:
@@ -119,11 +119,23 @@ def _graph(parts) -> Graph:
     return collect(parts.inputs, parts.outputs, parts.input_names, parts.output_names)
 
 
-def build_graphs(model, losses, loss_weights, label_specs):
-    """(training ForwardGraph, evaluation ForwardGraph, trainable initializer names, frozen names)."""
+class TrainingIR:
+    """Both graphs as onnxgraph IR, before serialization: what each engine starts from."""
+
+    def __init__(self, train_graph, eval_graph, update_vars, labels, weights, n_losses):
+        self.train_graph: Graph = train_graph  # outputs: loss(es), predictions, state updates
+        self.eval_graph: Graph = eval_graph    # outputs: loss(es), predictions
+        self.update_vars = update_vars         # Variable per state-update output, in order
+        self.label_names, self.weight_names = labels, weights
+        self.n_losses = n_losses
+
+
+def build_ir(model, losses, loss_weights, label_specs, ort_check: bool = True) -> TrainingIR:
+    """The training graph (replayed with training=True, gradient-safe rewrite applied) and the
+    evaluation graph, with one layout per weight across both."""
     train_parts, layer_updates, labels, weights, n_losses = _emit_parts(model, losses, loss_weights, label_specs, True)
     train_graph = _graph(train_parts)
-    ctx = _rules.rewrite_for_training(train_graph)
+    ctx = _rules.rewrite_for_training(train_graph, check=ort_check)
     n_layer = len(layer_updates)
     for i, (_, value) in enumerate(ctx.updates):
         train_graph.outputs.append(value)
@@ -133,6 +145,14 @@ def build_graphs(model, losses, loss_weights, label_specs):
     eval_parts, _, _, _, _ = _emit_parts(model, losses, loss_weights, label_specs, False)
     eval_graph = _graph(eval_parts)
     _rules.unify_layouts([train_graph, eval_graph])
+    return TrainingIR(train_graph, eval_graph, update_vars, labels, weights, n_losses)
+
+
+def build_graphs(model, losses, loss_weights, label_specs):
+    """(training ForwardGraph, evaluation ForwardGraph, trainable initializer names, frozen names)."""
+    ir = build_ir(model, losses, loss_weights, label_specs)
+    train_graph, eval_graph, update_vars = ir.train_graph, ir.eval_graph, ir.update_vars
+    labels, weights, n_losses = ir.label_names, ir.weight_names, ir.n_losses
 
     train_proto, train_weights = to_model_proto(train_graph, name=f"{model.name}_training")
     eval_proto, eval_weights = to_model_proto(eval_graph, name=f"{model.name}_eval")

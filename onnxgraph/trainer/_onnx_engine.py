@@ -1,0 +1,183 @@
+"""The "onnx" engine: one train-step graph in standard ONNX on a plain onnxruntime InferenceSession.
+
+The step graph (`_step_graph.py`) takes the weights and optimizer slots as inputs and returns
+their new values. They live in OrtValues on the session's device and never come back to numpy
+between steps: two buffers per state tensor, and two IOBindings, so step k reads buffer k % 2
+and writes the other one, which step k + 1 reads (no copies, no allocation). The learning rate
+is evaluated in Python (schedules, ReduceLROnPlateau) and fed as a scalar with the iteration count.
+
+Values go back to the layers (Keras layout, through the inverse export transforms) and to the
+optimizer's numpy slots only when someone reads them: `sync_to_model`. Values assigned to
+Variables or restored into the optimizer in between win over the engine's at the next step.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from onnxgraph.backend import transforms
+from onnxgraph.runtime._providers import import_onnxruntime
+from onnxgraph.runtime._runner import make_session
+from onnxgraph.trainer._step_graph import build_step_graphs, initial_slots
+
+__all__ = ["OnnxEngine"]
+
+# Subnormal floats (a decaying momentum slot) run ~50x slower on x86: flush them in the session.
+_SESSION_CONFIG = {"session.set_denormal_as_zero": "1"}
+
+
+class OnnxEngine:
+    """Compiled training state of one model on onnxruntime: sessions, state buffers, bindings.
+
+    Args: as `Engine` (model, losses, loss_weights, label_specs, optimizer, threads), plus
+        providers: "auto", "cpu", "cuda" or a list of onnxruntime provider names.
+    """
+
+    kind = "onnx"
+
+    def __init__(self, model, losses, loss_weights, label_specs, optimizer, threads=None, providers="auto"):
+        self.model = model
+        self.optimizer = optimizer
+        self.graphs = graphs = build_step_graphs(model, losses, loss_weights, label_specs, optimizer)
+        self.params = graphs.params
+        self.trainable = graphs.trainable
+        self._ort = ort = import_onnxruntime()
+        self.session = make_session(graphs.train_proto.SerializeToString(), providers, threads, _SESSION_CONFIG)
+        self.eval_session = make_session(graphs.eval_proto.SerializeToString(), providers, threads, _SESSION_CONFIG)
+        self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+        self._n_losses, self._n_preds = len(graphs.loss_names), len(graphs.pred_names)
+        self._fetch = graphs.loss_names + graphs.pred_names
+        self._buffers: dict[str, list] = {}
+        self._current = 0
+        for name, (var, transform) in self.params.items():
+            self._buffers[name] = [self._ortvalue(transforms.apply(var.value, transform))]
+        self._slots_seen = None
+        self._push_slots()
+        updated = {inp for inp, _ in graphs.state_pairs}
+        for name in updated:
+            first = self._buffers[name][0]
+            self._buffers[name].append(ort.OrtValue.ortvalue_from_shape_and_type(
+                first.shape(), first.numpy().dtype, self.device, 0))
+        self._bindings = [self._binding(parity) for parity in (0, 1)]
+        self._versions = {name: var.version for name, (var, _) in self.params.items()}
+        self._dirty = False
+        self._warned = False
+
+    # -- buffers ----------------------------------------------------------------------------------
+    def _ortvalue(self, array):
+        return self._ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), self.device, 0)
+
+    def _slot_arrays(self):
+        """The optimizer's numpy slots for our trainable order, or fresh initial values."""
+        opt, shapes = self.optimizer, [self._buffers[n][0].shape() for n in self.trainable]
+        slots = getattr(opt, "_slots", {})
+        if opt.built and all(len(slots.get(s, ())) == len(shapes) for s in self.graphs.slot_names) and all(
+                tuple(slots[s][i].shape) == tuple(shape) for s in self.graphs.slot_names
+                for i, shape in enumerate(shapes)):
+            return [{s: slots[s][i] for s in self.graphs.slot_names} for i in range(len(shapes))]
+        dtypes = [self._buffers[n][0].numpy().dtype for n in self.trainable]
+        return [initial_slots(opt, shape, dtype) for shape, dtype in zip(shapes, dtypes)]
+
+    def _push_slots(self) -> None:
+        """Load the optimizer's slots (after set_state, or initial values) into the current buffers."""
+        for name, per_param in zip(self.trainable, self._slot_arrays()):
+            for slot, value in per_param.items():
+                key = self.graphs.slot_inputs[(slot, name)]
+                buffers = self._buffers.get(key)
+                if buffers is None:
+                    self._buffers[key] = [self._ortvalue(value)]
+                else:
+                    buffers[self._current].update_inplace(np.ascontiguousarray(value))
+        self._slots_seen = self.optimizer._slots
+
+    def _binding(self, parity: int):
+        binding = self.session.io_binding()
+        for name in self._fetch:
+            binding.bind_output(name, "cpu")
+        for name, output in self.graphs.state_pairs:
+            binding.bind_ortvalue_input(name, self._buffers[name][parity])
+            binding.bind_ortvalue_output(output, self._buffers[name][1 - parity])
+        updated = {inp for inp, _ in self.graphs.state_pairs}
+        for name in self.params:
+            if name not in updated:
+                binding.bind_ortvalue_input(name, self._buffers[name][0])
+        return binding
+
+    @property
+    def trainable_paths(self) -> list[str]:
+        return [self.params[name][0].path for name in self.trainable]
+
+    # -- steps ------------------------------------------------------------------------------------
+    def train_step(self, feeds: list[np.ndarray]):
+        """One optimizer step on one batch. Returns (loss values, predictions) as numpy arrays."""
+        self.pull_from_model()
+        if not self.trainable and not self._warned:
+            warnings.warn(f"Model '{self.model.name}' has no trainable weights that affect the loss; fit() only "
+                          "computes losses, metrics and moving statistics.", stacklevel=4)
+            self._warned = True
+        binding = self._bindings[self._current]
+        for name, value in zip(self.graphs.feed_names, feeds):
+            binding.bind_cpu_input(name, np.ascontiguousarray(value))
+        for name in self._fetch:  # onnxruntime keeps the last run's outputs bound: the batch size may change
+            binding.bind_output(name, "cpu")
+        binding.bind_cpu_input(self.graphs.lr_name, np.asarray(self.optimizer.learning_rate, np.float64))
+        binding.bind_cpu_input(self.graphs.iteration_name, np.asarray(self.optimizer.iterations, np.int64))
+        self.session.run_with_iobinding(binding)
+        outputs = binding.get_outputs()
+        results = [outputs[i].numpy() for i in range(len(self._fetch))]
+        self._current = 1 - self._current
+        if self.trainable:
+            self.optimizer.iterations += 1
+        self._dirty = True
+        return results[:self._n_losses], results[self._n_losses:]
+
+    def eval_step(self, feeds: list[np.ndarray]):
+        """Inference-mode losses and predictions for one batch (no update)."""
+        self.pull_from_model()
+        ort = self._ort
+        values = {name: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(v))
+                  for name, v in zip(self.graphs.feed_names, feeds)}
+        values.update({name: self._buffers[name][self._current if len(self._buffers[name]) > 1 else 0]
+                       for name in self.graphs.eval_params})
+        outputs = self.eval_session.run_with_ort_values(self._fetch, values)
+        results = [o.numpy() for o in outputs]
+        return results[:self._n_losses], results[self._n_losses:]
+
+    def _value(self, name: str):
+        buffers = self._buffers[name]
+        return buffers[self._current if len(buffers) > 1 else 0]
+
+    # -- weights between the engine and the layers ------------------------------------------------
+    def sync_to_model(self) -> None:
+        """Write the trained values into the layers' Variables (Keras layout) and the optimizer's slots."""
+        if not self._dirty:
+            return
+        self.pull_from_model()  # values assigned explicitly since the last sync win
+        for name, (var, transform) in self.params.items():
+            value = self._value(name).numpy()
+            var.assign(transforms.invert(value, transform, var.shape) if transform else value)
+            self._versions[name] = var.version
+        if self.trainable:
+            opt = self.optimizer
+            opt._slots = {slot: [self._value(self.graphs.slot_inputs[(slot, n)]).numpy() for n in self.trainable]
+                          for slot in self.graphs.slot_names}
+            opt._shapes = [tuple(self._value(n).shape()) for n in self.trainable]
+            opt.built = True
+            self._slots_seen = opt._slots
+        self._dirty = False
+
+    def pull_from_model(self) -> None:
+        """Copy Variables changed outside training (set_weights, load) and restored optimizer slots in."""
+        for name, (var, transform) in self.params.items():
+            if var.version != self._versions[name]:
+                self._value(name).update_inplace(np.ascontiguousarray(transforms.apply(var.value, transform)))
+                self._versions[name] = var.version
+        if self.optimizer._slots is not self._slots_seen:
+            self._push_slots()
+
+    def close(self) -> None:
+        self._bindings = []
+        self._buffers.clear()
+        self.session = self.eval_session = None
