@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
@@ -55,12 +54,9 @@ class TrainingMixin:
             weighted_metrics: like `metrics`, computed with the sample weights.
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for Keras
                 compatibility; steps always run as onnxruntime graph steps.
-            engine: "auto" (default), "onnx" (one standard-ONNX train-step graph on any onnxruntime:
-                cpu, gpu or training builds) or "ort-training" (onnxruntime-training gradients and
-                numpy optimizers, CPU only). "auto" picks "onnx" unless the model needs an op or
-                optimizer only "ort-training" handles and onnxruntime-training is installed.
-            providers: where the "onnx" engine trains: "auto" (CUDA when onnxruntime-gpu can use
-                it, else CPU), "cpu", "cuda", or a list of onnxruntime provider names.
+            engine: "auto", "onnx" (a standard-ONNX train-step graph on any onnxruntime) or
+                "ort-training" (onnxruntime-training, CPU only); see onnxgraph/trainer/_engines.py.
+            providers: where "onnx" trains: "auto" (CUDA if usable), "cpu", "cuda" or a provider list.
 
         Example:
             >>> model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -280,6 +276,20 @@ class TrainingMixin:
         self._sync_trained_weights()
         return super()._runner(*args, **kwargs)
 
+    def export_training(self, filepath, y=None) -> None:
+        """Write the train-step graph (forward, loss, gradients, optimizer update) as one `.onnx` file.
+
+        It runs on any ONNX runtime: inputs are a batch, labels, sample weights, the weights and
+        optimizer slots (defaulting to their current values), `learning_rate` and `iteration`;
+        outputs the loss, predictions, gradients and new weights and slots. Its doc string and
+        metadata entry `onnxgraph.training` say which output feeds which input at the next step.
+        `y`: example targets, needed only when a loss depends on their shape ("crossentropy").
+        """
+        from onnxgraph.trainer._export import export_model
+
+        self._require_compiled("export_training()")
+        export_model(self, filepath, y)
+
     # -- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, filepath) -> None:
         """Write weights, optimizer state (slots, iterations, learning rate), epoch and seed to one file.
@@ -302,7 +312,9 @@ class TrainingMixin:
             meta["optimizer"] = optimizers.serialize(self.optimizer)
             meta["optimizer_params"] = self._optimizer_param_paths()
         arrays["meta"] = np.asarray(json.dumps(meta))
-        _atomic_savez(os.fspath(filepath), arrays)
+        from onnxgraph.trainer._checkpoint_files import atomic_savez
+
+        atomic_savez(os.fspath(filepath), arrays)
 
     def _optimizer_param_paths(self):
         if self._engine is not None:
@@ -354,7 +366,9 @@ class TrainingMixin:
         if sorted(saved) != sorted(current):
             raise ValueError("The checkpoint's optimizer state is for other trainable weights "
                              f"({len(saved)} saved, {len(current)} now); were layers frozen differently?")
-        self.optimizer.set_state(_reorder_slots(self.optimizer.get_state(), saved, current))
+        from onnxgraph.trainer._checkpoint_files import reorder_slots
+
+        self.optimizer.set_state(reorder_slots(self.optimizer.get_state(), saved, current))
 
 
 def _default_train_seed(model) -> int:
@@ -376,32 +390,3 @@ def _default_train_seed(model) -> int:
     from onnxgraph.utils._rng import generator
 
     return int(generator().integers(1, 2**31 - 1))
-
-
-def _reorder_slots(state: dict, saved: list, current: list) -> dict:
-    position = {path: i for i, path in enumerate(saved)}
-    result = {}
-    for key, value in state.items():
-        if "/" in key and key.rsplit("/", 1)[1].isdigit():
-            slot, index = key.rsplit("/", 1)
-            new_index = next(i for i, path in enumerate(current) if position[path] == int(index))
-            result[f"{slot}/{new_index}"] = value
-        else:
-            result[key] = value
-    return result
-
-
-def _atomic_savez(filepath: str, arrays: dict) -> None:
-    folder = os.path.dirname(os.path.abspath(filepath))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

@@ -43,6 +43,7 @@ class OnnxEngine:
         self.graphs = graphs = build_step_graphs(model, losses, loss_weights, label_specs, optimizer)
         self.params = graphs.params
         self.trainable = graphs.trainable
+        self.frozen = [name for name in self.params if name not in set(graphs.trainable)]
         self._ort = ort = import_onnxruntime()
         self.session = make_session(graphs.train_proto.SerializeToString(), providers, threads, _SESSION_CONFIG)
         self.eval_session = make_session(graphs.eval_proto.SerializeToString(), providers, threads, _SESSION_CONFIG)

@@ -11,7 +11,8 @@ never live in the file: the engine keeps them in OrtValues between steps. The tr
 and returns
 
     loss (+ <output>_loss per output when several), <output>_pred per model output,
-    update_<k> (moving statistics), new/<weight> per trained weight, new/<slot>/<weight> per slot.
+    update_<k> (moving statistics), new/<weight> per trained weight, new/optimizer/<slot>/<weight>
+    per slot, grad/<weight> per trained weight (the gradient of the total loss).
 
 `state_pairs` says which output becomes which input at the next step (the double buffer).
 """
@@ -45,6 +46,7 @@ class StepGraphs:
         self.slot_inputs: dict = {}         # (slot, param name) -> input name
         self.state_pairs: list = []         # (input name, output name): output k feeds input k+1
         self.eval_params: list[str] = []    # param names the eval graph reads
+        self.grad_names: list[str] = []     # "grad/<param>" outputs, parallel to `trainable`
         self.lr_name = "learning_rate"
         self.iteration_name = "iteration"
 
@@ -138,6 +140,11 @@ def build_step_graphs(model, losses, loss_weights, label_specs, optimizer) -> St
             extra_outputs.append(per_param[slot])
             extra_names.append(names.take(f"new/optimizer/{slot}/{name}"))
             out.state_pairs.append((out.slot_inputs[(slot, name)], extra_names[-1]))
+    # The gradients too (not bound by the engine; for gradient checks and for exported files).
+    for name, (_, grad) in zip(out.trainable, trained):
+        extra_outputs.append(grad)
+        extra_names.append(names.take(f"grad/{name}"))
+        out.grad_names.append(extra_names[-1])
     known = {x.id for x in train.inputs} | {x.id for x in inputs.values()} | {lr.id, iteration.id}
     known |= {x.id for s in slots for x in s.values()}
     for node in train.nodes:
