@@ -33,6 +33,7 @@ class _OrtTraining:
     """onnxruntime-training's Module: gradients in its parameter buffers, weights as numpy views."""
 
     name = "onnxruntime-training"
+    kind = "ort-training"
 
     def __init__(self, model, mse, specs):
         from onnxgraph.trainer._engine import Engine
@@ -59,6 +60,7 @@ class _Onnx:
     """The "onnx" engine's train-step graph run on a plain session, weights fed as numpy arrays."""
 
     name = "onnx engine (onnxgraph.autodiff)"
+    kind = "onnx"
 
     def __init__(self, model, mse, specs):
         from onnxgraph.backend import transforms
@@ -171,3 +173,8 @@ def _check_engine(engine, feeds, preds, coords, eps, rtol, seed, check_forward, 
             f"{engine.name}: {analytic}\nfinite differences: {numeric}"
         )
     return grads
+
+
+def engine_kinds() -> list[str]:
+    """compile(engine=...) names of the engines `engines()` checks."""
+    return [make.kind for make in engines()]

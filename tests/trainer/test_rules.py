@@ -204,10 +204,18 @@ def test_batch_norm_training_mode_uses_batch_statistics_and_reports_updates():
     gradient_check(model, x, check_forward=False, skip=("raw_op/mean", "raw_op/var"))
 
     from onnxgraph import losses, optimizers
-    from onnxgraph.trainer._engine import Engine
+    from onnxgraph.trainer._engines import make_engine
+    from tests.trainer.gradcheck import engine_kinds
 
     mse = losses.MeanSquaredError()
-    engine = Engine(model, [mse], [None], [mse.label_spec(model.outputs[0].shape)], optimizers.SGD(0.0))
+    for kind in engine_kinds():
+        _check_batch_norm_step(make_engine(kind, model, [mse], [None], [mse.label_spec(model.outputs[0].shape)],
+                                           optimizers.SGD(0.0)), layer, x)
+
+
+def _check_batch_norm_step(engine, layer, x):
+    layer.w["mean"].assign(np.zeros(2, np.float32))
+    layer.w["var"].assign(np.array([0.5, 2.0], np.float32))
     before_mean = layer.w["mean"].numpy()
     _, preds = engine.train_step([x, np.zeros_like(x), np.ones(4, np.float32)])
     axes = (0, 2, 3)
