@@ -114,8 +114,8 @@ def _transpose_pads(node, x, kernel, strides, dilations):
     for i in range(n):
         total = strides[i] * (x.shape[2 + i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1 - targets[i]
         small, large = total // 2, total - total // 2
-        begins.append(small if auto_pad != "SAME_LOWER" else large)
-        ends.append(large if auto_pad != "SAME_LOWER" else small)
+        begins.append(small if auto_pad == "SAME_UPPER" else large)  # ONNX: the odd pixel at the start
+        ends.append(large if auto_pad == "SAME_UPPER" else small)    # unless SAME_UPPER
     return begins + ends
 
 
