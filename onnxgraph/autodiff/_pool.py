@@ -4,8 +4,8 @@ MaxPool: the same MaxPool with its Indices output (flat positions in the input),
 output gradient scatter-added (ScatterElements, reduction="add": overlapping windows may
 share a maximum) into zeros; pads, strides, dilations and ceil_mode are all in the indices.
 AveragePool is linear: its adjoint is a depthwise ConvTranspose with a ones kernel applied to
-dY divided by each window's count (the counts AveragePool divides by, from the window
-geometry). GlobalMaxPool routes dY to the ArgMax of each channel.
+dY divided by each window's count (the divisors AveragePool uses, read off the runtime: see
+`_inverse_counts`). GlobalMaxPool routes dY to the ArgMax of each channel.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from onnxgraph.autodiff import _util
-from onnxgraph.autodiff._conv import conv_input_grad, conv_params, where
+from onnxgraph.autodiff._conv import concat_shape, conv_input_grad, conv_params, where
 from onnxgraph.autodiff._registry import register_gradient
 from onnxgraph.backend.emit import emit
 
@@ -45,12 +45,16 @@ def scatter_add_flat(like, indices, values):
     return _util.reshape_like(out, like)
 
 
-def _zero_proto(dtype):
+def _zero_proto(dtype, value=0):
     from onnx import numpy_helper
 
     from onnxgraph.backend import dtypes
 
-    return numpy_helper.from_array(np.zeros(1, dtypes.to_numpy(dtype)), "value")
+    return numpy_helper.from_array(np.full(1, value, dtypes.to_numpy(dtype)), "value")
+
+
+def _one_proto(dtype):
+    return _zero_proto(dtype, 1)
 
 
 @register_gradient("MaxPool")
@@ -74,12 +78,25 @@ def _pool_geometry(node, x):
     return n, kernel, strides, dilations, pads
 
 
-def _window_counts(size, k, s, d, begin, end, n_out, include_pad) -> np.ndarray:
-    """Per output position along one axis: how many taps AveragePool divides by (ORT's rule)."""
-    starts = np.arange(n_out) * s - begin
-    taps = starts[:, None] + np.arange(k)[None, :] * d
-    low, high = (-begin, size + end) if include_pad else (0, size)
-    return ((taps >= low) & (taps < high)).sum(axis=1).astype(np.float64)
+def _inverse_counts(node, x, y, kernel, strides, dilations, pads):
+    """1 / (the divisor AveragePool uses per output position), shaped (1, 1, *y spatial).
+
+    Read off the runtime in the graph: AveragePool of a ones map over x's spatial shape divided
+    by the window sums of that map (a Conv with a ones kernel, zero padding). Runtimes disagree on
+    ceil_mode windows with count_include_pad=1 (onnxruntime 1.19 counts the overflow past the end
+    pad, 1.32 does not), so the rule asks the one it runs on instead of assuming either.
+    """
+    n = len(kernel)
+    spatial = [x.shape[2 + i] if x.shape[2 + i] is not None else _util.shape_of(x, 2 + i, 3 + i) for i in range(n)]
+    plane = (1, 1, *x.shape[2:])
+    ones = emit("ConstantOfShape", [concat_shape([1, 1, *spatial])], {"value": _one_proto(x.dtype)},
+                shapes=[plane], dtypes_=[x.dtype])
+    out_plane = (1, 1, *y.shape[2:])
+    averaged = emit("AveragePool", [ones], dict(node.attrs), shapes=[out_plane], dtypes_=[x.dtype])
+    kernel_ones = _util.const(np.ones((1, 1, *kernel)), x.dtype)
+    summed = emit("Conv", [ones, kernel_ones], {"kernel_shape": kernel, "strides": strides, "dilations": dilations,
+                                               "pads": pads}, shapes=[out_plane], dtypes_=[x.dtype])
+    return _util.div(averaged, summed)
 
 
 @register_gradient("AveragePool")
@@ -90,27 +107,21 @@ def average_pool(node, grads):
     if channels is None:
         raise NotImplementedError(f"{where(node)}: the AveragePool gradient needs a known channel count, got input "
                                   f"shape {x.shape}.")
-    include_pad = bool(_util.attr(node, "count_include_pad", 0))
-    ceil = bool(_util.attr(node, "ceil_mode", 0))
-    ends = list(pads[n:])
-    if ceil or any(pads):
+    pads = list(pads)
+    if _util.attr(node, "ceil_mode", 0):
         if None in x.shape[2:] or None in y.shape[2:]:
-            raise NotImplementedError(f"{where(node)}: the gradient of AveragePool with pads or ceil_mode needs known "
-                                      f"spatial sizes, got input {x.shape}; pad explicitly (Pad) before the pool.")
-        counts = np.ones(())
-        for i in range(n):
-            axis = _window_counts(x.shape[2 + i], kernel[i], strides[i], dilations[i], pads[i], pads[n + i],
-                                  y.shape[2 + i], include_pad)
-            counts = np.multiply.outer(counts, axis)
-            # ceil_mode windows may run past the end padding: pad the adjoint conv that far.
+            raise NotImplementedError(f"{where(node)}: the gradient of AveragePool with ceil_mode=1 needs known "
+                                      f"spatial sizes, got input {x.shape}; pad explicitly and use ceil_mode=0.")
+        for i in range(n):  # ceil_mode windows may run past the end padding: pad the adjoint that far
             reach = (y.shape[2 + i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1
-            ends[i] = max(ends[i], reach - x.shape[2 + i] - pads[i])
-        scale = _util.const((1.0 / counts)[None, None], x.dtype)
+            pads[n + i] = max(pads[n + i], reach - x.shape[2 + i] - pads[i])
+    if any(pads):
+        scale = _inverse_counts(node, x, y, kernel, strides, dilations, pads)
     else:
         scale = _util.const(1.0 / math.prod(kernel), x.dtype)
     scaled = _util.mul(dy, scale)
     ones = _util.const(np.ones((channels, 1, *kernel)), x.dtype)
-    return [conv_input_grad(scaled, ones, x, kernel, strides, dilations, pads[:n] + ends, channels)]
+    return [conv_input_grad(scaled, ones, x, kernel, strides, dilations, pads, channels)]
 
 
 def _spatial_count(x):
