@@ -37,12 +37,7 @@ def make_engine(kind, model, losses, loss_weights, label_specs, optimizer, threa
     """The engine object for `kind` (see the module docstring)."""
     if kind == "ort-training":
         return _ort_training(model, losses, loss_weights, label_specs, optimizer, threads, providers)
-    try:
-        from onnxgraph.autodiff import NoGradientError
-    except ImportError:  # until the autodiff package is merged in (issue 11)
-        if kind == "auto":
-            return _ort_training(model, losses, loss_weights, label_specs, optimizer, threads, providers)
-        raise
+    from onnxgraph.autodiff import NoGradientError
     from onnxgraph.trainer._onnx_engine import OnnxEngine
 
     if kind == "onnx":

@@ -95,10 +95,7 @@ class _Onnx:
 
 def engines():
     """The gradient sources to check: the onnx engine, and onnxruntime-training when installed."""
-    import importlib.util
-
-    onnx_engine = [_Onnx] if importlib.util.find_spec("onnxgraph.autodiff") else []  # until autodiff is merged
-    return onnx_engine + ([_OrtTraining] if training_runtime_available() else [])
+    return [_Onnx] + ([_OrtTraining] if training_runtime_available() else [])
 
 
 def _targets(preds, seed):

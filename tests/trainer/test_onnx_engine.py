@@ -12,7 +12,6 @@ from onnxgraph import layers, optimizers
 from onnxgraph.runtime import make_session
 from onnxgraph.trainer._engines import training_runtime_available
 
-pytest.importorskip("onnxgraph.autodiff", reason="the onnx engine needs the autodiff package (issue 11)")
 needs_ort_training = pytest.mark.skipif(
     not training_runtime_available(),
     reason="compares with the ort-training engine, which needs onnxruntime-training (the `train` extra)")
