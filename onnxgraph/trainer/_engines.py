@@ -47,11 +47,9 @@ def make_engine(kind, model, losses, loss_weights, label_specs, optimizer, threa
     except (NoGradientError, NotImplementedError) as error:
         if not training_runtime_available():
             raise
-        import warnings
-
-        warnings.warn(f"engine='auto' trains model '{model.name}' with onnxruntime-training: the 'onnx' engine "
-                      f"cannot ({error})", stacklevel=4)
-        return _ort_training(model, losses, loss_weights, label_specs, optimizer, threads, providers)
+        engine = _ort_training(model, losses, loss_weights, label_specs, optimizer, threads, providers)
+        engine.auto_reason = f"the 'onnx' engine cannot train it: {error}"  # model._engine.auto_reason says why
+        return engine
 
 
 def _ort_training(model, losses, loss_weights, label_specs, optimizer, threads, providers):
