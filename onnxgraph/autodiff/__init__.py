@@ -17,5 +17,6 @@ from onnxgraph.autodiff import _misc  # noqa: F401,E402
 from onnxgraph.autodiff import _reduce  # noqa: F401,E402
 from onnxgraph.autodiff import _softmax  # noqa: F401,E402
 from onnxgraph.autodiff import _shape  # noqa: F401,E402
+from onnxgraph.autodiff import _indexing  # noqa: F401,E402
 
 __all__ = ["gradients", "register_gradient", "NoGradientError"]
