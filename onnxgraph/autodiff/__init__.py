@@ -16,5 +16,6 @@ from onnxgraph.autodiff import _activations  # noqa: F401,E402
 from onnxgraph.autodiff import _misc  # noqa: F401,E402
 from onnxgraph.autodiff import _reduce  # noqa: F401,E402
 from onnxgraph.autodiff import _recurrent  # noqa: F401,E402
+from onnxgraph.autodiff import _einsum  # noqa: F401,E402
 
 __all__ = ["gradients", "register_gradient", "NoGradientError"]
