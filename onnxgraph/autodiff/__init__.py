@@ -10,13 +10,14 @@ from onnxgraph.autodiff._registry import NoGradientError, register_gradient
 from onnxgraph.autodiff._core import gradients
 
 # Rule modules register on import (one line per family).
+from onnxgraph.autodiff import _recurrent  # noqa: F401,E402
+from onnxgraph.autodiff import _einsum  # noqa: F401,E402
 from onnxgraph.autodiff import _elementwise  # noqa: F401,E402
 from onnxgraph.autodiff import _matmul  # noqa: F401,E402
 from onnxgraph.autodiff import _activations  # noqa: F401,E402
 from onnxgraph.autodiff import _misc  # noqa: F401,E402
 from onnxgraph.autodiff import _reduce  # noqa: F401,E402
 from onnxgraph.autodiff import _softmax  # noqa: F401,E402
-from onnxgraph.autodiff import _recurrent  # noqa: F401,E402
-from onnxgraph.autodiff import _einsum  # noqa: F401,E402
+from onnxgraph.autodiff import _shape  # noqa: F401,E402
 
 __all__ = ["gradients", "register_gradient", "NoGradientError"]
