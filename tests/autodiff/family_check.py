@@ -1,12 +1,14 @@
-"""Finite-difference checks of autodiff rules, for single ops and for whole layers/models.
+"""Finite-difference checks of the conv/pool/resize/normalization/dropout rules.
 
-`check_op(build, arrays)` builds `build(*placeholders)` on graph inputs named like `arrays`
-(with `shapes` declaring symbolic dims);
-`check_model(model, x)` replays a model (training=True or False) with every float weight
-turned into a graph input in ONNX layout. Both differentiate loss = sum(out * R) (R fixed
-random, one per output) with `autodiff.gradients`, run the forward+backward graph on a real
-onnxruntime InferenceSession, and compare <gradient, v> with the central difference
-(L(a + eps v) - L(a - eps v)) / 2 eps of the same session's loss, for random directions v
+`check_op(build, arrays, shapes)` runs `build(*inputs)` on graph inputs declared with any
+symbolic dims (batch, spatial) through the shared harness `tests/autodiff/gradcheck.py`.
+`check_model(model, x, training=True, rewrite=...)` differentiates what the training engine
+sees: the model replayed as a training graph (Dropout active, batch statistics), optionally
+after the trainer's rewrite, every float weight turned into a graph input in ONNX layout.
+It (and `check_op_directional`) differentiates loss = sum(out * R) with `autodiff.gradients`,
+runs the forward+backward graph on a real onnxruntime InferenceSession, and compares
+<gradient, v> with the central difference (L(a + eps v) - L(a - eps v)) / 2 eps of the same
+session's loss, for random directions v
 (float32; R = sin(a * flat index + b) is computed in the graph, so no forward run is needed
 to size it; every feed is copied per run: BatchNormalization in training mode writes its running
 statistics into the input buffers it was fed).
@@ -20,14 +22,16 @@ from onnxgraph.autodiff import gradients
 from onnxgraph.backend import transforms
 from onnxgraph.backend.emit import constant, emit
 from onnxgraph.backend.graph import collect
+from onnxgraph.backend.ir import SymbolicTensor
 from onnxgraph.backend.scope import emit_options
 from onnxgraph.backend.serialize import to_model_proto
 from onnxgraph.layers._input_layer import placeholder
 from onnxgraph.layers._node import recording
 from onnxgraph.runtime import make_session
 from onnxgraph.utils._tree import flatten
+from tests.autodiff.gradcheck import check_graph
 
-__all__ = ["check_op", "check_model", "run_gradients"]
+__all__ = ["check_op", "check_op_directional", "check_model", "run_gradients"]
 
 
 def _fixed_weights(out, seed: int):
@@ -114,12 +118,27 @@ def _finite_differences(session, feeds, grads, *, eps, rtol, atol, directions, s
     return grads
 
 
-def check_op(build, arrays: dict, shapes: dict | None = None, *, eps=1e-2, rtol=1e-2, atol=1e-3, directions=2,
-             seed=0, expect_all=True):
-    """Check the gradients of `build(*inputs)` (one tensor or a tuple) w.r.t. every float input.
+def check_op(build, arrays: dict, shapes: dict | None = None, *, expect_none=(), **options):
+    """Check the gradients of `build(*inputs)` (one tensor or a list) w.r.t. every float input.
 
-    `shapes` gives the declared input shapes (None = symbolic dims); default: the arrays' shapes.
-    With `expect_all`, every float input must receive a gradient. Returns the gradients by name.
+    Inputs are graph inputs named like `arrays`, declared with `shapes` (None = a symbolic dim;
+    default: the arrays' shapes), checked by the shared harness (`gradcheck.check_graph`: per
+    coordinate central differences, float64 where onnxruntime has the kernels).
+    """
+    shapes = shapes or {}
+    inputs = [SymbolicTensor(shapes.get(n, a.shape), a.dtype, kind="input", name=n) for n, a in arrays.items()]
+    out = build(*inputs)
+    outputs = list(out) if isinstance(out, (list, tuple)) else [out]
+    return check_graph(inputs, outputs, list(arrays.values()), list(arrays), expect_none=expect_none, **options)
+
+
+def check_op_directional(build, arrays: dict, shapes: dict | None = None, *, eps=1e-2, rtol=1e-2, atol=1e-3,
+                         directions=2, seed=0, expect_all=True):
+    """Like `check_op`, with directional differences and every feed copied per run.
+
+    For BatchNormalization in training mode: onnxruntime writes its running statistics into the
+    input buffers it was fed, so a harness that reuses one feed dict drifts between runs.
+    Returns the gradients by input name; with `expect_all`, every float input must get one.
     """
     shapes = shapes or {}
     inputs = [placeholder(shapes.get(n, a.shape), str(a.dtype), n) for n, a in arrays.items()]
@@ -127,10 +146,9 @@ def check_op(build, arrays: dict, shapes: dict | None = None, *, eps=1e-2, rtol=
     outputs = list(out) if isinstance(out, (list, tuple)) else [out]
     graph = collect(inputs, outputs, list(arrays), [f"out{i}" for i in range(len(outputs))])
     session, grads = run_gradients(graph, arrays, seed=seed)
-    feeds = arrays
     expect = [n for n, a in arrays.items() if np.issubdtype(a.dtype, np.floating)] if expect_all else []
-    return _finite_differences(session, feeds, grads, eps=eps, rtol=rtol, atol=atol, directions=directions, seed=seed,
-                               expect=expect)
+    return _finite_differences(session, arrays, grads, eps=eps, rtol=rtol, atol=atol, directions=directions,
+                               seed=seed, expect=expect)
 
 
 def _weights_as_inputs(graph):

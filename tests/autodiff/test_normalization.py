@@ -7,7 +7,7 @@ import onnxgraph as og
 from onnxgraph import layers
 from onnxgraph.backend.emit import emit
 from onnxgraph.trainer._rules import rewrite_for_training
-from tests.autodiff.family_check import check_model, check_op
+from tests.autodiff.family_check import check_model, check_op, check_op_directional
 
 RNG = np.random.default_rng(3)
 
@@ -37,13 +37,15 @@ def test_batch_normalization_training_mode(shape, outputs, dynamic):
     arrays = _bn_arrays(shape)
     shapes = {"x": (None, shape[1]) + (None,) * (len(shape) - 2)} if dynamic else None
     attrs = {"epsilon": 1e-3, "momentum": 0.8, "training_mode": 1}
+    # Directional differences with fresh feeds: onnxruntime writes the running statistics into
+    # the mean/var buffers it is fed.
     if outputs == "y":
         # The running statistics do not reach the loss: only x, scale and bias get gradients.
         build = lambda *a: emit("BatchNormalization", list(a), attrs, outputs=3)[0]  # noqa: E731
-        grads = check_op(build, arrays, shapes, expect_all=False)
+        grads = check_op_directional(build, arrays, shapes, expect_all=False)
         assert set(grads) == {"x", "scale", "bias"}
     else:
-        check_op(lambda *a: emit("BatchNormalization", list(a), attrs, outputs=3), arrays, shapes)
+        check_op_directional(lambda *a: emit("BatchNormalization", list(a), attrs, outputs=3), arrays, shapes)
 
 
 @pytest.mark.parametrize("axis", [-1, 1, 2])
@@ -69,8 +71,10 @@ def test_group_and_instance_normalization(spatial, dynamic):
     arrays = {"x": rand(2, 6, *spatial), "scale": rand(6), "bias": rand(6)}
     shape = (None, 6) + ((None,) * len(spatial) if dynamic else spatial)
     typed = {"shapes": [shape], "dtypes_": ["float32"]}
+    # onnxruntime expands GroupNormalization-21 with stash_type=1: float32 inside even for float64
+    # inputs, too coarse for float64 differences.
     check_op(lambda *a: emit("GroupNormalization", list(a), {"num_groups": 3, "epsilon": 1e-3}, **typed), arrays,
-             {"x": shape})
+             {"x": shape}, precision="float32")
     check_op(lambda *a: emit("InstanceNormalization", list(a), {"epsilon": 1e-3}, **typed), arrays, {"x": shape})
 
 
