@@ -62,3 +62,30 @@ def matmul(node, grads):
             gb = U.unbroadcast(U.matmul(_swap_last(a2), g2), b2)
         gb = U.reshape_like(gb, b) if b.ndim == 1 else gb
     return [ga, gb]
+
+
+def _gemm(a, b, trans_a: int, trans_b: int, alpha: float):
+    rows = a.shape[1] if trans_a else a.shape[0]
+    cols = b.shape[0] if trans_b else b.shape[1]
+    attrs = {"transA": trans_a, "transB": trans_b}
+    if alpha != 1.0:
+        attrs["alpha"] = alpha
+    return emit("Gemm", [a, b], attrs, shapes=[(rows, cols)], dtypes_=[a.dtype])
+
+
+@register_gradient("Gemm")
+def gemm(node, grads):
+    """Y = alpha * A' @ B' + beta * C (A' = A.T when transA, B' = B.T when transB); each input grad one Gemm."""
+    a, b = node.inputs[:2]
+    c = node.inputs[2] if len(node.inputs) > 2 else None
+    g = grads[0]
+    ta, tb = int(U.attr(node, "transA", 0)), int(U.attr(node, "transB", 0))
+    alpha, beta = float(U.attr(node, "alpha", 1.0)), float(U.attr(node, "beta", 1.0))
+    ga = gb = gc = None
+    if _wants(a):
+        ga = _gemm(b, g, tb, 1, alpha) if ta else _gemm(g, b, 0, 1 - tb, alpha)
+    if _wants(b):
+        gb = _gemm(g, a, 1, ta, alpha) if tb else _gemm(a, g, 1 - ta, 0, alpha)
+    if _wants(c):
+        gc = U.unbroadcast(g if beta == 1.0 else U.mul(g, U.const(beta, g.dtype)), c)
+    return [ga, gb, gc][:len(node.inputs)]

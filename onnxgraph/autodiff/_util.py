@@ -14,7 +14,7 @@ from onnxgraph.backend.emit import constant, emit
 from onnxgraph.backend.ir import Node, SymbolicTensor
 
 __all__ = [
-    "attr", "const", "shape_of", "zeros_like", "ones_like", "full_like", "cast", "cast_like", "transpose",
+    "emit", "attr", "const", "shape_of", "zeros_like", "ones_like", "full_like", "cast", "cast_like", "transpose",
     "matmul", "add", "sub", "mul", "div", "neg", "reduce_sum", "unbroadcast", "reshape", "reshape_like",
     "expand_like", "broadcast_shape", "like", "emit_like_bool", "norm_axis", "const_value", "accumulate", "is_float",
 ]

@@ -104,12 +104,11 @@ def check_graph(inputs, outputs, feeds, names, *, seed=0, max_elements=40, preci
                  ["loss"] + [f"grad_{i}" for i in range(len(present))])
     proto, weight_map = to_model_proto(full, name="gradcheck")
     weight_names = {x.id: weight_map[id(x.variable)][0] for x in variables.values()}
-    proto = _weights_as_inputs(proto, set(weight_names.values()))
+    proto, weight_values = _weights_as_inputs(proto, set(weight_names.values()))
 
     feed = {n: np.asarray(a) for n, a in zip(names, feeds)}
-    base = {**feed, **{init.name: numpy_helper.to_array(init) for init in proto.graph.initializer
-                       if init.name in weight_names.values()}}
-    r_values = _r_values(proto, feed, float_outs, rng, names, r_inputs)
+    base = {**feed, **weight_values}
+    r_values = _r_values(proto, base, rng, r_inputs)
     base.update(r_values)
 
     label = {x.id: (x.name if x.kind == "input" else x.variable.path) for x in wrt}
@@ -178,7 +177,7 @@ def _session(proto):
     return ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
-def _r_values(proto, feed, float_outs, rng, names, r_inputs):
+def _r_values(proto, feed, rng, r_inputs):
     """Random R arrays shaped like each output (forward graph run once for the real shapes)."""
     probe = onnx.ModelProto()
     probe.CopyFrom(proto)
@@ -192,9 +191,8 @@ def _r_values(proto, feed, float_outs, rng, names, r_inputs):
     del probe.graph.output[:]
     probe.graph.output.extend(keep)
     probe = _prune(probe, out_names)
-    weights = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
     inputs = {i.name for i in probe.graph.input}
-    feed_all = {k: v for k, v in {**feed, **weights}.items() if k in inputs}
+    feed_all = {k: v for k, v in feed.items() if k in inputs}
     values = _session(probe).run(out_names, feed_all)
     return {r.name: rng.standard_normal(v.shape).astype(v.dtype) for r, v in zip(r_inputs, values)}
 
@@ -228,10 +226,16 @@ def _prune(proto, outputs):
 def _weights_as_inputs(proto, names):
     result = onnx.ModelProto()
     result.CopyFrom(proto)
+    values, keep = {}, []
     for init in result.graph.initializer:
         if init.name in names:
+            values[init.name] = numpy_helper.to_array(init).copy()
             result.graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
-    return result
+        else:
+            keep.append(init)
+    del result.graph.initializer[:]
+    result.graph.initializer.extend(keep)
+    return result, values
 
 
 def _pick_precision(proto, base, precision):
