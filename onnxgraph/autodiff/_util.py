@@ -14,7 +14,7 @@ from onnxgraph.backend.emit import constant, emit
 from onnxgraph.backend.ir import Node, SymbolicTensor
 
 __all__ = [
-    "emit", "attr", "const", "shape_of", "zeros_like", "ones_like", "full_like", "cast", "cast_like", "transpose",
+    "emit", "attr", "const", "shape_of", "full", "zeros_like", "ones_like", "full_like", "cast", "cast_like", "transpose",
     "matmul", "add", "sub", "mul", "div", "neg", "reduce_sum", "unbroadcast", "reshape", "reshape_like",
     "expand_like", "broadcast_shape", "like", "emit_like_bool", "norm_axis", "const_value", "accumulate", "is_float",
 ]
@@ -68,11 +68,15 @@ def shape_of(x: SymbolicTensor, start: int | None = None, end: int | None = None
     return emit("Shape", [x], attrs, shapes=[(len(dims),)], dtypes_=["int64"])
 
 
+def full(shape_tensor: SymbolicTensor, shape, value, dtype: str) -> SymbolicTensor:
+    """ConstantOfShape: a tensor of runtime shape `shape_tensor` (static `shape`) filled with `value`."""
+    fill = numpy_helper.from_array(np.asarray([value], dtype=dtypes.to_numpy(dtype)), "value")
+    return emit("ConstantOfShape", [shape_tensor], {"value": fill}, shapes=[tuple(shape)], dtypes_=[dtype])
+
+
 def full_like(x: SymbolicTensor, value, dtype=None) -> SymbolicTensor:
     """A tensor of `x`'s shape filled with `value`."""
-    dtype = dtype or x.dtype
-    fill = numpy_helper.from_array(np.asarray([value], dtype=dtypes.to_numpy(dtype)), "value")
-    return emit("ConstantOfShape", [shape_of(x)], {"value": fill}, shapes=[x.shape], dtypes_=[dtype])
+    return full(shape_of(x), x.shape, value, dtype or x.dtype)
 
 
 def zeros_like(x: SymbolicTensor, dtype=None) -> SymbolicTensor:
