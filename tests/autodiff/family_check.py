@@ -31,7 +31,18 @@ from onnxgraph.runtime import make_session
 from onnxgraph.utils._tree import flatten
 from tests.autodiff.gradcheck import check_graph
 
-__all__ = ["check_op", "check_op_directional", "check_model", "run_gradients"]
+__all__ = ["check_op", "check_op_directional", "check_model", "run_gradients", "training_graph", "loss_weights"]
+
+
+def _wave(seed: int):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.5, 2.5), rng.uniform(0, 3)
+
+
+def loss_weights(shape, seed: int = 0, output: int = 0) -> np.ndarray:
+    """The R that `run_gradients` multiplies output `output` by, as numpy (for reference gradients)."""
+    a, b = _wave(seed + output)
+    return np.sin(a * np.arange(int(np.prod(shape)), dtype=np.float32) + b).reshape(shape).astype(np.float32)
 
 
 def _fixed_weights(out, seed: int):
@@ -41,8 +52,7 @@ def _fixed_weights(out, seed: int):
     index = emit("Range", [constant(np.asarray(0.0, np.float32)), emit("Cast", [emit("Squeeze", [size],
                  shapes=[()], dtypes_=["int64"])], {"to": 1}, shapes=[()], dtypes_=["float32"]),
                  constant(np.asarray(1.0, np.float32))], shapes=[(None,)], dtypes_=["float32"])
-    rng = np.random.default_rng(seed)
-    a, b = rng.uniform(0.5, 2.5), rng.uniform(0, 3)
+    a, b = _wave(seed)
     wave = emit("Sin", [emit("Add", [emit("Mul", [index, constant(np.float32(a))], shapes=[(None,)],
                                           dtypes_=["float32"]), constant(np.float32(b))], shapes=[(None,)],
                              dtypes_=["float32"])], shapes=[(None,)], dtypes_=["float32"])
@@ -169,6 +179,22 @@ def _weights_as_inputs(graph):
     return list(handles.values()), feeds
 
 
+def training_graph(model, xs, *, training=True, rewrite=None):
+    """(graph, weight inputs, feeds): `model` replayed like the trainer does, weights as graph inputs.
+
+    The weight inputs are named w<i>_<variable path with '/' as '_'> and fed their ONNX-layout values.
+    """
+    with recording(False), emit_options(training_graph=training, state_updates=[]):
+        inputs = [placeholder(t.shape, t.dtype, n) for t, n in zip(model.inputs, model.input_names)]
+        outputs = [y for y in flatten(model._run_graph(inputs, training=training)) if y is not None]
+    graph = collect(inputs, outputs, [t.name for t in inputs], [f"out{i}" for i in range(len(outputs))])
+    if rewrite is not None:
+        rewrite(graph)
+    weights, feeds = _weights_as_inputs(graph)
+    feeds.update({t.name: np.asarray(a) for t, a in zip(inputs, xs)})
+    return graph, weights, feeds
+
+
 def check_model(model, x, *, training=True, rewrite=None, eps=1e-2, rtol=1e-2, atol=1e-3, directions=2, seed=0):
     """Check the gradients of `model` on `x` w.r.t. its float inputs and all its weights (ONNX layout).
 
@@ -177,15 +203,8 @@ def check_model(model, x, *, training=True, rewrite=None, eps=1e-2, rtol=1e-2, a
     gradients by input name (weights are named w<i>_<variable path>).
     """
     xs = x if isinstance(x, list) else [x]
-    with recording(False), emit_options(training_graph=training, state_updates=[]):
-        inputs = [placeholder(t.shape, t.dtype, n) for t, n in zip(model.inputs, model.input_names)]
-        outputs = [y for y in flatten(model._run_graph(inputs, training=training)) if y is not None]
-    graph = collect(inputs, outputs, [t.name for t in inputs], [f"out{i}" for i in range(len(outputs))])
-    if rewrite is not None:
-        rewrite(graph)
-    weights, weight_feeds = _weights_as_inputs(graph)
-    feeds = {t.name: np.asarray(a) for t, a in zip(inputs, xs)}
-    feeds.update(weight_feeds)
+    graph, weights, feeds = training_graph(model, xs, training=training, rewrite=rewrite)
+    inputs = graph.inputs[:len(xs)]
     session, grads = run_gradients(graph, feeds, seed=seed)
     expect = [w.name for w in weights] + [t.name for t in inputs if t.dtype.startswith("float")]
     return _finite_differences(session, feeds, grads, eps=eps, rtol=rtol, atol=atol, directions=directions, seed=seed,
