@@ -19,5 +19,10 @@ from onnxgraph.autodiff import _misc  # noqa: F401,E402
 from onnxgraph.autodiff import _reduce  # noqa: F401,E402
 from onnxgraph.autodiff import _softmax  # noqa: F401,E402
 from onnxgraph.autodiff import _shape  # noqa: F401,E402
+from onnxgraph.autodiff import _conv  # noqa: F401,E402
+from onnxgraph.autodiff import _pool  # noqa: F401,E402
+from onnxgraph.autodiff import _resize  # noqa: F401,E402
+from onnxgraph.autodiff import _normalization  # noqa: F401,E402
+from onnxgraph.autodiff import _dropout  # noqa: F401,E402
 
 __all__ = ["gradients", "register_gradient", "NoGradientError"]
