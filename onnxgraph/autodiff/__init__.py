@@ -10,6 +10,8 @@ from onnxgraph.autodiff._registry import NoGradientError, register_gradient
 from onnxgraph.autodiff._core import gradients
 
 # Rule modules register on import (one line per family).
+from onnxgraph.autodiff import _recurrent  # noqa: F401,E402
+from onnxgraph.autodiff import _einsum  # noqa: F401,E402
 from onnxgraph.autodiff import _elementwise  # noqa: F401,E402
 from onnxgraph.autodiff import _matmul  # noqa: F401,E402
 from onnxgraph.autodiff import _activations  # noqa: F401,E402

@@ -1,12 +1,14 @@
-"""Finite-difference checks of autodiff rules, for single ops and for whole layers/models.
+"""Finite-difference checks of the conv/pool/resize/normalization/dropout rules.
 
-`check_op(build, arrays)` builds `build(*placeholders)` on graph inputs named like `arrays`
-(with `shapes` declaring symbolic dims);
-`check_model(model, x)` replays a model (training=True or False) with every float weight
-turned into a graph input in ONNX layout. Both differentiate loss = sum(out * R) (R fixed
-random, one per output) with `autodiff.gradients`, run the forward+backward graph on a real
-onnxruntime InferenceSession, and compare <gradient, v> with the central difference
-(L(a + eps v) - L(a - eps v)) / 2 eps of the same session's loss, for random directions v
+`check_op(build, arrays, shapes)` runs `build(*inputs)` on graph inputs declared with any
+symbolic dims (batch, spatial) through the shared harness `tests/autodiff/gradcheck.py`.
+`check_model(model, x, training=True, rewrite=...)` differentiates what the training engine
+sees: the model replayed as a training graph (Dropout active, batch statistics), optionally
+after the trainer's rewrite, every float weight turned into a graph input in ONNX layout.
+It (and `check_op_directional`) differentiates loss = sum(out * R) with `autodiff.gradients`,
+runs the forward+backward graph on a real onnxruntime InferenceSession, and compares
+<gradient, v> with the central difference (L(a + eps v) - L(a - eps v)) / 2 eps of the same
+session's loss, for random directions v
 (float32; R = sin(a * flat index + b) is computed in the graph, so no forward run is needed
 to size it; every feed is copied per run: BatchNormalization in training mode writes its running
 statistics into the input buffers it was fed).
@@ -20,14 +22,27 @@ from onnxgraph.autodiff import gradients
 from onnxgraph.backend import transforms
 from onnxgraph.backend.emit import constant, emit
 from onnxgraph.backend.graph import collect
+from onnxgraph.backend.ir import SymbolicTensor
 from onnxgraph.backend.scope import emit_options
 from onnxgraph.backend.serialize import to_model_proto
 from onnxgraph.layers._input_layer import placeholder
 from onnxgraph.layers._node import recording
 from onnxgraph.runtime import make_session
 from onnxgraph.utils._tree import flatten
+from tests.autodiff.gradcheck import check_graph
 
-__all__ = ["check_op", "check_model", "run_gradients"]
+__all__ = ["check_op", "check_op_directional", "check_model", "run_gradients", "training_graph", "loss_weights"]
+
+
+def _wave(seed: int):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.5, 2.5), rng.uniform(0, 3)
+
+
+def loss_weights(shape, seed: int = 0, output: int = 0) -> np.ndarray:
+    """The R that `run_gradients` multiplies output `output` by, as numpy (for reference gradients)."""
+    a, b = _wave(seed + output)
+    return np.sin(a * np.arange(int(np.prod(shape)), dtype=np.float32) + b).reshape(shape).astype(np.float32)
 
 
 def _fixed_weights(out, seed: int):
@@ -37,8 +52,7 @@ def _fixed_weights(out, seed: int):
     index = emit("Range", [constant(np.asarray(0.0, np.float32)), emit("Cast", [emit("Squeeze", [size],
                  shapes=[()], dtypes_=["int64"])], {"to": 1}, shapes=[()], dtypes_=["float32"]),
                  constant(np.asarray(1.0, np.float32))], shapes=[(None,)], dtypes_=["float32"])
-    rng = np.random.default_rng(seed)
-    a, b = rng.uniform(0.5, 2.5), rng.uniform(0, 3)
+    a, b = _wave(seed)
     wave = emit("Sin", [emit("Add", [emit("Mul", [index, constant(np.float32(a))], shapes=[(None,)],
                                           dtypes_=["float32"]), constant(np.float32(b))], shapes=[(None,)],
                              dtypes_=["float32"])], shapes=[(None,)], dtypes_=["float32"])
@@ -114,10 +128,27 @@ def _finite_differences(session, feeds, grads, *, eps, rtol, atol, directions, s
     return grads
 
 
-def check_op(build, arrays: dict, shapes: dict | None = None, *, eps=1e-2, rtol=1e-2, atol=1e-3, directions=2, seed=0):
-    """Check the gradients of `build(*inputs)` (one tensor or a tuple) w.r.t. every float input.
+def check_op(build, arrays: dict, shapes: dict | None = None, *, expect_none=(), **options):
+    """Check the gradients of `build(*inputs)` (one tensor or a list) w.r.t. every float input.
 
-    `shapes` gives the declared input shapes (None = symbolic dims); default: the arrays' shapes.
+    Inputs are graph inputs named like `arrays`, declared with `shapes` (None = a symbolic dim;
+    default: the arrays' shapes), checked by the shared harness (`gradcheck.check_graph`: per
+    coordinate central differences, float64 where onnxruntime has the kernels).
+    """
+    shapes = shapes or {}
+    inputs = [SymbolicTensor(shapes.get(n, a.shape), a.dtype, kind="input", name=n) for n, a in arrays.items()]
+    out = build(*inputs)
+    outputs = list(out) if isinstance(out, (list, tuple)) else [out]
+    return check_graph(inputs, outputs, list(arrays.values()), list(arrays), expect_none=expect_none, **options)
+
+
+def check_op_directional(build, arrays: dict, shapes: dict | None = None, *, eps=1e-2, rtol=1e-2, atol=1e-3,
+                         directions=2, seed=0, expect_all=True):
+    """Like `check_op`, with directional differences and every feed copied per run.
+
+    For BatchNormalization in training mode: onnxruntime writes its running statistics into the
+    input buffers it was fed, so a harness that reuses one feed dict drifts between runs.
+    Returns the gradients by input name; with `expect_all`, every float input must get one.
     """
     shapes = shapes or {}
     inputs = [placeholder(shapes.get(n, a.shape), str(a.dtype), n) for n, a in arrays.items()]
@@ -125,10 +156,9 @@ def check_op(build, arrays: dict, shapes: dict | None = None, *, eps=1e-2, rtol=
     outputs = list(out) if isinstance(out, (list, tuple)) else [out]
     graph = collect(inputs, outputs, list(arrays), [f"out{i}" for i in range(len(outputs))])
     session, grads = run_gradients(graph, arrays, seed=seed)
-    feeds = arrays
-    expect = [n for n, a in arrays.items() if np.issubdtype(a.dtype, np.floating)]
-    return _finite_differences(session, feeds, grads, eps=eps, rtol=rtol, atol=atol, directions=directions, seed=seed,
-                               expect=expect)
+    expect = [n for n, a in arrays.items() if np.issubdtype(a.dtype, np.floating)] if expect_all else []
+    return _finite_differences(session, arrays, grads, eps=eps, rtol=rtol, atol=atol, directions=directions,
+                               seed=seed, expect=expect)
 
 
 def _weights_as_inputs(graph):
@@ -149,6 +179,22 @@ def _weights_as_inputs(graph):
     return list(handles.values()), feeds
 
 
+def training_graph(model, xs, *, training=True, rewrite=None):
+    """(graph, weight inputs, feeds): `model` replayed like the trainer does, weights as graph inputs.
+
+    The weight inputs are named w<i>_<variable path with '/' as '_'> and fed their ONNX-layout values.
+    """
+    with recording(False), emit_options(training_graph=training, state_updates=[]):
+        inputs = [placeholder(t.shape, t.dtype, n) for t, n in zip(model.inputs, model.input_names)]
+        outputs = [y for y in flatten(model._run_graph(inputs, training=training)) if y is not None]
+    graph = collect(inputs, outputs, [t.name for t in inputs], [f"out{i}" for i in range(len(outputs))])
+    if rewrite is not None:
+        rewrite(graph)
+    weights, feeds = _weights_as_inputs(graph)
+    feeds.update({t.name: np.asarray(a) for t, a in zip(inputs, xs)})
+    return graph, weights, feeds
+
+
 def check_model(model, x, *, training=True, rewrite=None, eps=1e-2, rtol=1e-2, atol=1e-3, directions=2, seed=0):
     """Check the gradients of `model` on `x` w.r.t. its float inputs and all its weights (ONNX layout).
 
@@ -157,15 +203,8 @@ def check_model(model, x, *, training=True, rewrite=None, eps=1e-2, rtol=1e-2, a
     gradients by input name (weights are named w<i>_<variable path>).
     """
     xs = x if isinstance(x, list) else [x]
-    with recording(False), emit_options(training_graph=training, state_updates=[]):
-        inputs = [placeholder(t.shape, t.dtype, n) for t, n in zip(model.inputs, model.input_names)]
-        outputs = [y for y in flatten(model._run_graph(inputs, training=training)) if y is not None]
-    graph = collect(inputs, outputs, [t.name for t in inputs], [f"out{i}" for i in range(len(outputs))])
-    if rewrite is not None:
-        rewrite(graph)
-    weights, weight_feeds = _weights_as_inputs(graph)
-    feeds = {t.name: np.asarray(a) for t, a in zip(inputs, xs)}
-    feeds.update(weight_feeds)
+    graph, weights, feeds = training_graph(model, xs, training=training, rewrite=rewrite)
+    inputs = graph.inputs[:len(xs)]
     session, grads = run_gradients(graph, feeds, seed=seed)
     expect = [w.name for w in weights] + [t.name for t in inputs if t.dtype.startswith("float")]
     return _finite_differences(session, feeds, grads, eps=eps, rtol=rtol, atol=atol, directions=directions, seed=seed,

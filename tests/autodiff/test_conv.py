@@ -8,7 +8,7 @@ from onnxgraph import layers
 from onnxgraph.backend.emit import emit
 from onnxgraph.backend.graph import collect
 from onnxgraph.layers._input_layer import placeholder
-from tests.autodiff.family_check import check_model, check_op, run_gradients
+from tests.autodiff.family_check import check_model, check_op, loss_weights, run_gradients, training_graph
 
 RNG = np.random.default_rng(0)
 
@@ -129,3 +129,51 @@ def test_conv_layers(case):
     # ReLU's kink: a small step keeps pre-activations on their side of 0.
     grads = check_model(model, rand(3, *shape), eps=1e-3 if "relu" in case else 1e-2)
     assert len(grads) == 1 + len(model.trainable_weights)
+
+
+def _toy_resnet():
+    """The Keras functional-API guide's toy ResNet (without its Dropout: finite differences)."""
+    inputs = og.Input(shape=(32, 32, 3), name="img")
+    x = layers.Conv2D(32, 3, activation="relu")(inputs)
+    x = layers.Conv2D(64, 3, activation="relu")(x)
+    block_1 = layers.MaxPooling2D(3)(x)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_1)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
+    block_2 = layers.add([x, block_1])
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_2)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
+    block_3 = layers.add([x, block_2])
+    x = layers.Conv2D(64, 3, activation="relu")(block_3)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    return og.Model(inputs, layers.Dense(10)(x))
+
+
+def test_toy_resnet_gradients_match_torch_autograd():
+    """Every weight and input gradient of the guide's toy ResNet equals PyTorch's on the same weights."""
+    import torch
+    import torch.nn.functional as F
+
+    x = rand(4, 32, 32, 3)
+    graph, _, feeds = training_graph(_toy_resnet(), [x])
+    _, grads = run_gradients(graph, feeds)
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in feeds.items()}
+
+    def weight(path):
+        return t[next(k for k in t if k.endswith("_" + path))]
+
+    def conv(h, i, pad):
+        name = "conv2d" if i == 0 else f"conv2d_{i}"
+        return F.relu(F.conv2d(h, weight(name + "_kernel"), weight(name + "_bias"), padding=pad))
+
+    h = conv(conv(t["img"].permute(0, 3, 1, 2), 0, 0), 1, 0)
+    block_1 = F.max_pool2d(h, 3)
+    block_2 = conv(conv(block_1, 2, 1), 3, 1) + block_1
+    block_3 = conv(conv(block_2, 4, 1), 5, 1) + block_2
+    h = conv(block_3, 6, 0).mean((2, 3))
+    y = F.relu(h @ weight("dense_kernel") + weight("dense_bias")) @ weight("dense_1_kernel") + weight("dense_1_bias")
+    (y * torch.tensor(loss_weights(tuple(y.shape)))).sum().backward()
+    assert set(grads) == set(t)
+    for name, got in grads.items():
+        want = t[name].grad.numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max(), err_msg=name)
