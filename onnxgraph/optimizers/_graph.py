@@ -18,7 +18,7 @@ from onnxgraph.backend import dtypes
 from onnxgraph.backend.emit import constant, emit
 from onnxgraph.backend.scope import name_scope
 
-__all__ = ["StepInputs", "emit_step", "op", "scalar"]
+__all__ = ["StepInputs", "emit_step", "op", "scalar", "flush_subnormal"]
 
 
 class StepInputs:
@@ -49,6 +49,14 @@ def op(op_type: str, *inputs, **attrs):
     only against scalars)."""
     shape = max((x.shape for x in inputs), key=len)
     return emit(op_type, list(inputs), attrs or None, shapes=[shape], dtypes_=[inputs[0].dtype])
+
+
+def flush_subnormal(x):
+    """x with the values below the smallest normal float set to zero (see
+    `Optimizer._flush_subnormal_slots`; the "onnx" engine runs this on the slots every FLUSH_EVERY steps)."""
+    tiny = scalar(np.finfo(dtypes.to_numpy(x.dtype)).tiny, x.dtype)
+    small = emit("Less", [op("Abs", x), tiny], shapes=[x.shape], dtypes_=["bool"])
+    return emit("Where", [small, scalar(0.0, x.dtype), x], shapes=[x.shape], dtypes_=[x.dtype])
 
 
 def _clip(optimizer, grads: list, dtype: str) -> list:

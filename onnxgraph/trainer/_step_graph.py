@@ -169,6 +169,7 @@ def build_step_graphs(model, losses, loss_weights, label_specs, optimizer) -> St
     _check_no_weights(leaked, "evaluation")
     _check_names(out.eval_proto, evaluation)
     out.n_losses = ir.n_losses
+    out.state_pairs_by_input = dict(out.state_pairs)
     return out
 
 

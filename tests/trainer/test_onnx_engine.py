@@ -198,3 +198,34 @@ def test_ort_training_engine_without_the_runtime_says_what_to_do():
     x, y = _data()
     with pytest.raises(ImportError, match="engine='onnx'"):
         model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_decayed_slots_are_flushed_every_flush_every_steps_and_weights_unchanged():
+    from onnxgraph.optimizers._base import FLUSH_EVERY
+
+    tiny = np.finfo(np.float32).tiny
+    x = np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)
+    dead = x.copy()
+    dead[:, 0] = 0  # after the first step, the kernel row of input 0 gets no gradient: its momentum decays
+    y = np.zeros((8, 3), np.float32)
+    runs = {}
+    for flush in (True, False):
+        og.utils.clear_session()
+        og.utils.set_random_seed(2)
+        inputs = og.Input(shape=(6,))
+        model = og.Model(inputs, layers.Dense(3)(inputs))
+        model.compile(optimizer=optimizers.Adam(1e-3), loss="mse", engine="onnx")
+        model.train_on_batch(x, y)
+        if not flush:
+            model._engine._flush = None
+        for _ in range(63 * FLUSH_EVERY - 1):
+            model._engine.train_step([dead, y, np.ones(8, np.float32)])
+        model._engine.sync_to_model()
+        momentum = model.optimizer.get_state()["momentum/0"]
+        runs[flush] = (model.get_weights(), momentum)
+    (flushed_w, flushed_m), (plain_w, plain_m) = runs[True], runs[False]
+    assert ((plain_m != 0) & (np.abs(plain_m) < tiny)).sum() > 0  # the scenario is real
+    assert ((flushed_m != 0) & (np.abs(flushed_m) < tiny)).sum() == 0
+    assert np.all(flushed_m[0] == 0) and np.all(np.abs(flushed_m[1:]) > tiny)
+    for a, b in zip(flushed_w, plain_w):
+        np.testing.assert_array_equal(a, b)
