@@ -22,7 +22,7 @@ from onnxgraph.backend.scope import emit_options, name_scope
 from onnxgraph.backend.serialize import to_model_proto
 from onnxgraph.layers._input_layer import placeholder
 from onnxgraph.layers._node import recording
-from onnxgraph.trainer import _rules
+from onnxgraph.trainer import _regularization, _rules
 from onnxgraph.utils._tree import flatten
 
 __all__ = ["ForwardGraph", "build_graphs"]
@@ -91,18 +91,21 @@ def _loss_terms(parts, preds, out_names, losses, loss_weights, label_specs):
 def _emit_parts(model, losses, loss_weights, label_specs, training: bool):
     parts = _Parts()
     updates: list = []
-    with recording(False), emit_options(training_graph=training, state_updates=updates):
-        if training:
+    added: list = []  # add_loss / activity regularizer terms of this replay
+    with recording(False), emit_options(training_graph=training, state_updates=updates, added_losses=added):
+        if training or _regularization.has_added_losses(model):
+            # The evaluation graph replays too when layers add losses: they belong to this graph.
             inputs = [placeholder(x.shape, x.dtype, n) for x, n in zip(model.inputs, model.input_names)]
             subclassed = getattr(model, "_is_subclassed", lambda: False)()
             replay = model._run_subclassed if subclassed else model._run_graph
-            preds = [x for x in flatten(replay(inputs, training=True)) if x is not None]
+            preds = [x for x in flatten(replay(inputs, training=training)) if x is not None]
         else:
             inputs, preds = list(model.inputs), list(model.outputs)
         parts.inputs += inputs
         parts.input_names += list(model.input_names)
         loss_outputs, labels, weights = _loss_terms(parts, preds, model.output_names, losses, loss_weights,
                                                     label_specs)
+        loss_outputs[0] = (_regularization.add_to_total(loss_outputs[0][0], model, preds, added), "loss")
     for tensor, name in loss_outputs:
         parts.outputs.append(tensor)
         parts.output_names.append(name)
