@@ -36,6 +36,13 @@ class _Merge(Layer):
         self._check(inputs)
         return self._merge(list(inputs))
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras: a step counts where every input's mask (those that have one) keeps it."""
+        masks = [m for m in (mask if isinstance(mask, (list, tuple)) else [mask]) if m is not None]
+        if not masks:
+            return None
+        return _chain(ops.logical_and, [ops.cast(m, "bool") for m in masks])
+
 
 def _chain(fn, xs):
     y = xs[0]
@@ -95,6 +102,19 @@ class Concatenate(Layer):
                 f"Layer '{self.name}' needs inputs that match on every axis except the concat axis "
                 f"({self.axis}); got shapes {[x.shape for x in inputs]}."
             ) from None
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: concatenate the masks (all-true for unmasked inputs), then any() over the last axis."""
+        if not isinstance(mask, (list, tuple)) or all(m is None for m in mask):
+            return None
+        masks = []
+        for x, m in zip(inputs, mask):
+            if m is None:
+                m = ops.ones_like(x, dtype="bool")
+            elif m.ndim < x.ndim:
+                m = ops.logical_and(ops.expand_dims(ops.cast(m, "bool"), -1), ops.ones_like(x, dtype="bool"))
+            masks.append(m)
+        return ops.any(ops.concatenate(masks, axis=self.axis), axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
