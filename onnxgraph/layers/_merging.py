@@ -37,11 +37,35 @@ class _Merge(Layer):
         return self._merge(list(inputs))
 
     def compute_mask(self, inputs, mask=None):
-        """Keras: a step counts where every input's mask (those that have one) keeps it."""
-        masks = [m for m in (mask if isinstance(mask, (list, tuple)) else [mask]) if m is not None]
-        if not masks:
+        """Keras: the OR of the inputs' masks when every input has one, else no mask."""
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if not masks or any(m is None for m in masks):
             return None
-        return _chain(ops.logical_and, [ops.cast(m, "bool") for m in masks])
+        return _chain(ops.logical_or, [ops.cast(m, "bool") for m in masks])
+
+
+def _feature_mask(x):
+    mask = getattr(x, "_keras_mask", None)
+    if mask is None:
+        return None
+    return ops.logical_and(ops.expand_dims(ops.cast(mask, "bool"), -1), ops.ones_like(x, dtype="bool"))
+
+
+def _merge_masked_or(op, xs):
+    """Keras's `_apply_merge_op_and_or_mask` (Maximum, Minimum): masked values never win."""
+    output, output_mask = None, None
+    for x in xs:
+        mask = _feature_mask(x)
+        if output is None:
+            output, output_mask = x, mask
+            continue
+        if mask is not None:
+            x = ops.where(mask, x, output)
+        if output_mask is not None:
+            output = ops.where(output_mask, output, x)
+        output_mask = ops.logical_or(output_mask, mask) if mask is not None and output_mask is not None else None
+        output = op(output, x)
+    return output
 
 
 def _chain(fn, xs):
@@ -67,7 +91,15 @@ class Subtract(_Merge):
 
 class Multiply(_Merge):
     def _merge(self, xs):
-        return _chain(ops.multiply, xs)
+        masks = [_feature_mask(x) for x in xs]
+        if all(m is None for m in masks):
+            return _chain(ops.multiply, xs)
+        # Keras: masked values count as 1; with every input masked, positions masked everywhere are 0.
+        xs = [x if m is None else ops.where(m, x, ops.ones_like(x)) for x, m in zip(xs, masks)]
+        output = _chain(ops.multiply, xs)
+        if all(m is not None for m in masks):
+            output = ops.where(_chain(ops.logical_or, masks), output, ops.zeros_like(output))
+        return output
 
 
 class Average(_Merge):
@@ -77,12 +109,12 @@ class Average(_Merge):
 
 class Maximum(_Merge):
     def _merge(self, xs):
-        return _chain(ops.maximum, xs)
+        return _merge_masked_or(ops.maximum, xs)
 
 
 class Minimum(_Merge):
     def _merge(self, xs):
-        return _chain(ops.minimum, xs)
+        return _merge_masked_or(ops.minimum, xs)
 
 
 class Concatenate(Layer):

@@ -7,7 +7,7 @@ unmasked step; zeros everywhere masked with `zero_output_for_mask`). Masks are g
 them. Instead, per sample, the unmasked steps are moved to the front in order (a stable TopK
 on `t + T * masked` gives the source steps; GatherElements moves them), the fused node runs
 over that compacted sequence, and output t reads the compacted output after `cumsum(mask)[t]`
-steps. The states after the last unmasked step are that output (h), and for an LSTM the cell
+steps (a triangular matmul). The states after the last unmasked step are that output (h), and for an LSTM the cell
 state comes from Y_c, kept exact over the padded tail by one extra input channel that
 saturates the forget gate open and the input gate shut there. Every op on the path from the
 weights is differentiable in onnxruntime-training, so inference and training graphs share it.
@@ -60,7 +60,11 @@ def run_masked(layer, x_tm, mask_tm, initial):
         x_c = ops.concatenate([x_c, ops.expand_dims(tail, -1)], axis=-1)
     y, *states = layer._emit(x_c, initial, carry=carry) if carry else layer._emit(x_c, initial)
     y = ops.squeeze(y, 1)                                                              # (T, B, u)
-    count = emit("CumSum", [m, _i64(0)], shapes=[m.shape], dtypes_=[dtype])
+    # cumsum(m) over time as a lower-triangular matmul: CumSum has no gradient rule for an unknown
+    # length, and nothing on this path needs one (the mask does not depend on the weights).
+    steps_row = ops.transpose(t, (1, 0))                                               # (1, T)
+    lower = ops.cast(ops.greater_equal(t, steps_row), dtype)                           # (T, T)
+    count = ops.matmul(lower, m)                                                       # (T, B)
     index = ops.cast(ops.maximum(ops.subtract(count, one), constant(np.array(0, dtype=np_dtype))), "int64")
     out = _gather_steps(y, index)
     zero = constant(np.array(0, dtype=np_dtype))

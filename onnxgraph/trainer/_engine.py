@@ -98,7 +98,8 @@ class Engine:
         for view, i in self._updates:
             view[...] = outputs[first_update + i]
         self._dirty = True
-        return list(outputs[:self._n_losses]), list(outputs[self._n_losses:first_update])
+        preds = list(outputs[self._n_losses:first_update])
+        return list(outputs[:self._n_losses]), _with_masks(preds, self.train_graph.mask_outputs, outputs)
 
     def eval_step(self, feeds: list[np.ndarray]):
         """Inference-mode losses and predictions for one batch (no update)."""
@@ -106,7 +107,8 @@ class Engine:
         self.module.eval()
         outputs = self.module(*feeds)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-        return list(outputs[:self._n_losses]), list(outputs[self._n_losses:])
+        preds = list(outputs[self._n_losses:self._n_losses + self._n_preds])
+        return list(outputs[:self._n_losses]), _with_masks(preds, self.eval_graph.mask_outputs, outputs)
 
     # -- weights between the engine and the layers ---------------------------------------------------
     def sync_to_model(self) -> None:
@@ -134,6 +136,22 @@ class Engine:
         self._updates = []
         self.module = None
         self.state = None
+
+
+class MaskedPrediction(np.ndarray):
+    """A batch of predictions with the Keras mask the graph computed for it (`_keras_mask`)."""
+
+    _keras_mask = None
+
+
+def _with_masks(preds, mask_outputs, outputs) -> list:
+    """Attach the graph's mask outputs (the last ones) to their predictions."""
+    first = len(outputs) - len(mask_outputs)
+    for k, (i, _) in enumerate(mask_outputs):
+        pred = np.asarray(preds[i]).view(MaskedPrediction)
+        pred._keras_mask = np.asarray(outputs[first + k])
+        preds[i] = pred
+    return preds
 
 
 def _constrained_params(names, params, views) -> list:

@@ -41,6 +41,7 @@ class ForwardGraph:
         self.pred_names = pred_names        # one per model output
         self.update_names = update_names    # one per state update
         self.params = params                # initializer name -> (Variable, transform)
+        self.mask_outputs = []              # (output index, name) of predictions with a Keras mask: last
 
     @property
     def feed_names(self) -> list[str]:
@@ -115,6 +116,11 @@ def _emit_parts(model, losses, loss_weights, label_specs, training: bool):
         # Moving-statistics updates reported by layers: outputs, so their nodes are collected.
         parts.outputs += [value for _, value in updates]
         parts.output_names += [f"update_{i}" for i in range(len(updates))]
+    # Keras masks of the predictions, last: metrics weigh masked steps out as Keras does.
+    parts.masks = [(i, f"{name}_mask") for i, (pred, name) in enumerate(zip(preds, model.output_names))
+                   if getattr(pred, "_keras_mask", None) is not None]
+    parts.outputs += [preds[i]._keras_mask for i, _ in parts.masks]
+    parts.output_names += [name for _, name in parts.masks]
     return parts, updates, labels, weights, len(loss_outputs)
 
 
@@ -128,9 +134,11 @@ def build_graphs(model, losses, loss_weights, label_specs):
     train_graph = _graph(train_parts)
     ctx = _rules.rewrite_for_training(train_graph)
     n_layer = len(layer_updates)
+    n_masks = len(train_parts.masks)
     for i, (_, value) in enumerate(ctx.updates):
-        train_graph.outputs.append(value)
-        train_graph.output_names.append(f"update_{n_layer + i}")
+        at = len(train_graph.outputs) - n_masks  # the masks stay last
+        train_graph.outputs.insert(at, value)
+        train_graph.output_names.insert(at, f"update_{n_layer + i}")
     update_vars = [var for var, _ in layer_updates] + [var for var, _ in ctx.updates]
 
     eval_parts, _, _, _, _ = _emit_parts(model, losses, loss_weights, label_specs, False)
@@ -150,11 +158,13 @@ def build_graphs(model, losses, loss_weights, label_specs):
     n_out = len(model.outputs)
     names = [o.name for o in train_proto.graph.output]
     train = ForwardGraph(train_proto, list(model.input_names), labels, weights, names[:n_losses],
-                         names[n_losses:n_losses + n_out], names[n_losses + n_out:], params)
+                         names[n_losses:n_losses + n_out], names[n_losses + n_out:len(names) - n_masks], params)
     train.updates = list(zip(update_vars, train.update_names))
+    train.mask_outputs = train_parts.masks
     eval_names = [o.name for o in eval_proto.graph.output]
     evaluation = ForwardGraph(eval_proto, list(model.input_names), labels, weights, eval_names[:n_losses],
-                              eval_names[n_losses:], [], params)
+                              eval_names[n_losses:n_losses + n_out], [], params)
+    evaluation.mask_outputs = eval_parts.masks
     return train, evaluation, requires_grad, frozen
 
 
