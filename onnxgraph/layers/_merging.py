@@ -157,6 +157,7 @@ class Dot(Layer):
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.axes = axes
         self.normalize = normalize
 
@@ -175,6 +176,9 @@ class Dot(Layer):
         if self.normalize:
             x, y = _l2_normalize(x, ax), _l2_normalize(y, ay)
         return _batch_dot(x, y, ax, ay)
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # Keras: the contracted output has no mask
 
     def get_config(self):
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}

@@ -174,3 +174,27 @@ def test_elementwise_merge_masks_equal_keras(merge):
     ours, theirs = _predict_both(build, [IDS, np.roll(IDS, 1, axis=1)])
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_masked_model_saves_loads_and_keeps_its_masks(tmp_path):
+    model = seq_to_vec(og)
+    path = str(tmp_path / "masked.onnx")
+    model.save(path)
+    loaded = og.load_model(path)
+    np.testing.assert_allclose(loaded.predict(IDS, verbose=0), model.predict(IDS, verbose=0), rtol=1e-6)
+    theirs = seq_to_vec(keras)
+    theirs.set_weights(loaded.get_weights())
+    np.testing.assert_allclose(loaded.predict(IDS, verbose=0), theirs.predict(IDS, verbose=0), rtol=1e-5, atol=1e-6)
+    assert loaded.layers[1].get_config()["mask_zero"] is True
+
+
+def test_loss_on_a_masked_output_ignores_masked_steps():
+    model = seq_to_seq("GRU")(og)
+    model.compile(optimizer="sgd", loss="mae")
+    pred = model.predict(IDS, verbose=0)
+    keep = IDS != 0
+    want = np.abs(pred - Y_SEQ).mean(axis=-1)[keep].sum() / keep.sum()
+    np.testing.assert_allclose(model.evaluate(IDS, Y_SEQ, batch_size=6, verbose=0), want, rtol=1e-5)
+    changed = Y_SEQ.copy()
+    changed[~keep] = 100.0  # targets under the mask do not matter
+    np.testing.assert_allclose(model.evaluate(IDS, changed, batch_size=6, verbose=0), want, rtol=1e-5)
