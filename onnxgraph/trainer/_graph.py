@@ -124,6 +124,17 @@ def _emit_parts(model, losses, loss_weights, label_specs, training: bool):
     return parts, updates, labels, weights, len(loss_outputs)
 
 
+def _masks_last(graph: Graph, masks) -> int:
+    """Move the prediction-mask outputs behind the state updates the rewrite appended."""
+    n = len(masks)
+    names = {name for _, name in masks}
+    keep = [(x, name) for x, name in zip(graph.outputs, graph.output_names) if name not in names]
+    moved = [(x, name) for x, name in zip(graph.outputs, graph.output_names) if name in names]
+    graph.outputs = [x for x, _ in keep + moved]
+    graph.output_names = [name for _, name in keep + moved]
+    return n
+
+
 def _graph(parts) -> Graph:
     return collect(parts.inputs, parts.outputs, parts.input_names, parts.output_names)
 
@@ -134,11 +145,10 @@ def build_graphs(model, losses, loss_weights, label_specs):
     train_graph = _graph(train_parts)
     ctx = _rules.rewrite_for_training(train_graph)
     n_layer = len(layer_updates)
-    n_masks = len(train_parts.masks)
     for i, (_, value) in enumerate(ctx.updates):
-        at = len(train_graph.outputs) - n_masks  # the masks stay last
-        train_graph.outputs.insert(at, value)
-        train_graph.output_names.insert(at, f"update_{n_layer + i}")
+        train_graph.outputs.append(value)
+        train_graph.output_names.append(f"update_{n_layer + i}")
+    n_masks = _masks_last(train_graph, train_parts.masks)
     update_vars = [var for var, _ in layer_updates] + [var for var, _ in ctx.updates]
 
     eval_parts, _, _, _, _ = _emit_parts(model, losses, loss_weights, label_specs, False)

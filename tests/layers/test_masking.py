@@ -198,3 +198,14 @@ def test_loss_on_a_masked_output_ignores_masked_steps():
     changed = Y_SEQ.copy()
     changed[~keep] = 100.0  # targets under the mask do not matter
     np.testing.assert_allclose(model.evaluate(IDS, changed, batch_size=6, verbose=0), want, rtol=1e-5)
+
+
+def test_masked_training_with_batch_statistics_equals_keras():
+    # BatchNormalization's moving statistics are graph outputs next to the mask outputs.
+    def build(K):
+        inputs = K.Input(shape=(7,), dtype="int32")
+        h = K.layers.Embedding(10, 4, mask_zero=True)(inputs)
+        h = K.layers.BatchNormalization()(K.layers.GRU(3, return_sequences=True)(h))
+        return K.Model(inputs, K.layers.Dense(2)(h))
+
+    assert_same_training(build, IDS, Y_SEQ, "sgd", 0.1, metrics=["mae"])
