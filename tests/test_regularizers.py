@@ -94,3 +94,16 @@ def test_config_of_regularized_layers_equals_keras():
         assert lstm[key] == k_lstm[key], key
     again = og.layers.Dense.from_config(ours)
     assert isinstance(again.kernel_regularizer, regularizers.L2) and again.get_config() == ours
+
+
+LAYERS = [("Dense", (3,)), ("Conv1D", (2, 3)), ("Conv2D", (2, 3)), ("Conv2DTranspose", (2, 3)),
+          ("DepthwiseConv2D", (3,)), ("SeparableConv1D", (2, 3)), ("Embedding", (5, 2)), ("BatchNormalization", ()),
+          ("LayerNormalization", ()), ("GroupNormalization", (1,)), ("PReLU", ()), ("SimpleRNN", (2,)),
+          ("LSTM", (2,)), ("GRU", (2,)), ("MultiHeadAttention", (2, 3))]
+
+
+@pytest.mark.parametrize("name,args", LAYERS, ids=[n for n, _ in LAYERS])
+def test_every_layer_lists_its_regularizers_and_constraints_like_keras(name, args):
+    ours, theirs = getattr(og.layers, name)(*args).get_config(), getattr(keras.layers, name)(*args).get_config()
+    keys = {k for k in list(ours) + list(theirs) if k.endswith(("_regularizer", "_constraint"))}
+    assert keys and {k: ours.get(k, "missing") for k in keys} == {k: theirs.get(k, "missing") for k in keys}

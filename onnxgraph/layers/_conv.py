@@ -46,6 +46,8 @@ def check_output_size(layer, input_shape, k_eff, strides, padding) -> None:
 class BaseConv(Layer):
     """Shared by Conv1D/2D/3D: `activation(conv(inputs, kernel) + bias)`."""
 
+    _activity_in_config = True
+
     rank = 2
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,

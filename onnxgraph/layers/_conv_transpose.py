@@ -20,6 +20,8 @@ __all__ = ["BaseConvTranspose", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTra
 class BaseConvTranspose(Layer):
     """Shared by Conv1D/2D/3DTranspose: `activation(conv_transpose(inputs, kernel) + bias)`."""
 
+    _activity_in_config = True
+
     rank = 2
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,

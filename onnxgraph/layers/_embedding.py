@@ -39,6 +39,8 @@ class Embedding(Layer):
         (None, None, 64)
     """
 
+    _activity_in_config = True
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, lora_alpha=None,
                  **kwargs):

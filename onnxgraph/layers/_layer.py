@@ -34,6 +34,9 @@ __all__ = ["Layer"]
 class Layer:
     """Base class of all layers (subclass it for custom layers, as in Keras)."""
 
+    # Keras's conv, embedding and recurrent configs list activity_regularizer even when None.
+    _activity_in_config = False
+
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_size=None, activity_regularizer=None, **kwargs):
         if kwargs:
@@ -223,7 +226,7 @@ class Layer:
         for key in self._weight_option_names:
             serialize = _regularizers.serialize if key.endswith("_regularizer") else _constraints.serialize
             config[key] = serialize(getattr(self, key))
-        if self.activity_regularizer is not None:
+        if self.activity_regularizer is not None or self._activity_in_config:
             config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)

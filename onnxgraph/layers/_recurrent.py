@@ -37,6 +37,8 @@ _CELL_ARGS = ("activation", "recurrent_activation", "use_bias", "kernel_initiali
 class _RNN(Layer):
     """Sequence handling shared by the three layers; subclasses make the cell and emit the node."""
 
+    _activity_in_config = True
+
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, activity_regularizer=None,
                  use_cudnn="auto", **kwargs):

@@ -19,6 +19,7 @@ __all__ = ["DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableCo
 
 
 class _DepthwiseBase(Layer):
+    _activity_in_config = True
     rank = 2
 
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
