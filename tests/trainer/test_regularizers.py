@@ -75,14 +75,18 @@ def test_embedding_and_lstm_training_equals_keras(optimizer, lr):
     assert_same_training(sequence_model, ids, Y, optimizer, lr)
 
 
-def test_penalty_is_in_the_loss_and_evaluate():
-    model = dense_model(og)
-    k_model = dense_model(keras())
+@pytest.mark.parametrize("build", [dense_model, add_loss_model], ids=["dense", "add_loss"])
+def test_penalty_is_in_the_loss_and_evaluate(build):
+    model = build(og)
+    k_model = build(keras())
     k_model.set_weights(model.get_weights())
     for m in (model, k_model):
         m.compile(optimizer="sgd", loss="mse")
     ours, theirs = model.evaluate(X, Y, verbose=0), k_model.evaluate(X, Y, verbose=0)
     np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+    for m in (model, k_model):  # after training too (the training replay must not drop the terms)
+        m.fit(X, Y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    np.testing.assert_allclose(model.evaluate(X, Y, verbose=0), k_model.evaluate(X, Y, verbose=0), rtol=1e-5)
     mse = float(np.mean((model.predict(X, verbose=0) - Y) ** 2))
     weight_penalties = sum(float(v) for v in model.losses if not hasattr(v, "producer"))
     assert ours > mse + weight_penalties - 1e-6  # activity penalties on top
