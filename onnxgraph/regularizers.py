@@ -27,7 +27,8 @@ __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2
 def _factor(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
             or math.isinf(value) or math.isnan(value) or value < 0:
-        raise ValueError(f"Invalid value for argument {name}: expected a non-negative float. Received: {name}={value!r}")
+        raise ValueError(f"Invalid value for argument {name}: expected a non-negative float. "
+                         f"Received: {name}={value!r}")
     return float(value)
 
 

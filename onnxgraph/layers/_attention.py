@@ -48,7 +48,8 @@ class _Projection(Layer):
                              f"shape {tuple(input_shape)}.")
         self.kernel = self.add_weight(in_dims + self.out_dims, self.kernel_initializer, name="kernel",
                                       regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.bias = self.add_weight(self.out_dims, self.bias_initializer, name="bias", regularizer=self.bias_regularizer,
+        self.bias = self.add_weight(self.out_dims, self.bias_initializer, name="bias",
+                                    regularizer=self.bias_regularizer,
                                     constraint=self.bias_constraint) if self.use_bias else None
 
     def call(self, inputs):

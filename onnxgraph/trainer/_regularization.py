@@ -12,9 +12,9 @@ from __future__ import annotations
 from onnxgraph import ops, regularizers
 from onnxgraph.backend.emit import emit
 from onnxgraph.backend.scope import name_scope
-from onnxgraph.constraints import _to_keras_layout
+from onnxgraph.constraints import _to_keras_layout, _to_onnx_layout
 
-__all__ = ["add_to_total", "has_added_losses"]
+__all__ = ["add_to_total", "has_added_losses", "constrained_in_graph"]
 
 # Penalties that do not depend on the element order: computed on the weight as the graph reads it.
 _LAYOUT_FREE = (regularizers.L1, regularizers.L2, regularizers.L1L2)
@@ -68,3 +68,27 @@ def _variable_layouts(tensors) -> dict:
             stack.extend(x.producer.inputs)
     return found
 
+
+
+def constrained_in_graph(params: dict, updated: dict) -> dict:
+    """In-graph constraints for an engine that updates the weights with ONNX nodes.
+
+    Args:
+        params: `ForwardGraph.params`: initializer name -> (Variable, export transform).
+        updated: initializer name -> the symbolic updated value (ONNX layout), for the trained ones.
+
+    Returns:
+        initializer name -> the projected value, for every updated weight with a constraint
+        (Keras applies the constraint after the optimizer step).
+    """
+    result = {}
+    for name, value in updated.items():
+        variable, transform = params[name]
+        constraint = getattr(variable, "constraint", None)
+        if constraint is None:
+            continue
+        if hasattr(constraint, "emit"):
+            result[name] = constraint.emit(value, transform, variable.shape)
+        else:  # a plain function of the Keras-layout weight, written with onnxgraph.ops
+            result[name] = _to_onnx_layout(constraint(_to_keras_layout(value, transform, variable.shape)), transform)
+    return result

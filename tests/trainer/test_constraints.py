@@ -70,3 +70,33 @@ def test_constraint_holds_on_the_trained_weights():
     kernel, bias = model.layers[1].get_weights()
     assert np.all(np.linalg.norm(kernel, axis=0) <= 0.6 + 1e-6) and np.all(bias >= 0)
     np.testing.assert_allclose(np.linalg.norm(model.layers[2].get_weights()[0], axis=1), 1.0, rtol=1e-5)
+
+
+def test_in_graph_constraints_equal_the_engine_projection():
+    # The hook for an engine that updates weights with ONNX nodes: same values as the numpy step.
+    import onnxgraph as og
+    from onnxgraph.backend import transforms
+    from onnxgraph.layers._input_layer import placeholder
+    from onnxgraph.runtime import GraphRunner
+    from onnxgraph.trainer._engine import _apply_constraints, _constrained_params
+    from onnxgraph.trainer._graph import build_graphs
+    from onnxgraph.trainer._regularization import constrained_in_graph
+
+    model = conv_model(og)
+    model.compile(optimizer="sgd", loss="mse")
+    losses = [og.losses.get("mse")]
+    train, _, trainable, _ = build_graphs(model, losses, [None], [((None, 3), "float32")])
+    values = {name: 3.0 * RNG.standard_normal(transforms.apply(train.params[name][0].value,
+                                                                train.params[name][1]).shape).astype(np.float32)
+              for name in trainable}
+    holders = {name: placeholder(v.shape, "float32", f"w{i}") for i, (name, v) in enumerate(values.items())}
+    projected = constrained_in_graph(train.params, holders)
+    assert len(projected) == 3  # conv kernel, depthwise kernel, BN gamma
+    names = list(projected)
+    runner = GraphRunner([holders[n] for n in names], [projected[n] for n in names],
+                         [holders[n].name for n in names], [f"p{i}" for i in range(len(names))], [], name="proj")
+    got = runner.run_feeds({holders[n].name: values[n] for n in names})
+    views = {name: v.copy() for name, v in values.items()}
+    _apply_constraints(_constrained_params(trainable, train.params, views))
+    for name, value in zip(names, got):
+        np.testing.assert_allclose(value, views[name], rtol=1e-6, atol=1e-7)
