@@ -209,3 +209,22 @@ def test_masked_training_with_batch_statistics_equals_keras():
         return K.Model(inputs, K.layers.Dense(2)(h))
 
     assert_same_training(build, IDS, Y_SEQ, "sgd", 0.1, metrics=["mae"])
+
+
+def test_explicit_masks_and_custom_layers_like_keras():
+    def build(K):
+        class Halve(K.layers.Layer):  # receives the mask automatically; defines its own output mask
+            def call(self, x, mask=None):
+                return x * 0.5 if mask is None else x * K.ops.expand_dims(K.ops.cast(mask, x.dtype), -1) * 0.5
+
+            def compute_mask(self, x, mask=None):
+                return mask
+
+        x, keep = K.Input(shape=(7, 2)), K.Input(shape=(7,), dtype="bool")
+        h = K.layers.SimpleRNN(3, return_sequences=True)(x, mask=keep)
+        h = Halve()(h)
+        return K.Model([x, keep], [h, K.layers.GRU(2)(h)])
+
+    ours, theirs = _predict_both(build, [Y_SEQ, IDS != 0])
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
