@@ -73,7 +73,7 @@ def set_output_masks(layer, inputs, outputs, previous_mask) -> None:
         for tensor, mask in zip(flat_outputs, flatten(masks)):
             if _mask_of(tensor) is None and mask is not None:
                 tensor._keras_mask = mask
-    elif any(m is not None for m in flatten(previous_mask)):
+    elif getattr(layer, "_warns_on_dropped_mask", True) and any(m is not None for m in flatten(previous_mask)):
         warnings.warn(f"Layer '{layer.name}' (of type {type(layer).__name__}) was passed an input with a mask "
                       "attached to it. However, this layer does not support masking and will therefore destroy "
                       "the mask information. Downstream layers will not see the mask.", stacklevel=3)

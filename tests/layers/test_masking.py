@@ -76,6 +76,11 @@ def test_mask_is_carried_and_dropped_like_keras():
     assert getattr(layers.GlobalAveragePooling1D()(y), "_keras_mask", None) is None
     with pytest.warns(UserWarning, match="does not support masking"):
         layers.Flatten()(layers.Embedding(10, 4, mask_zero=True)(og.Input(shape=(5,), dtype="int32")))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ops on tensors drop the mask silently, as Keras's ops do
+        assert getattr(x * 2.0, "_keras_mask", None) is None
 
 
 def test_masking_layer_and_pooling_equal_keras():
@@ -228,3 +233,14 @@ def test_explicit_masks_and_custom_layers_like_keras():
     ours, theirs = _predict_both(build, [Y_SEQ, IDS != 0])
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_nested_model_carries_its_masks_like_keras():
+    def build(K):
+        ids = K.Input(shape=(7,), dtype="int32")
+        encoder = K.Model(ids, K.layers.Embedding(10, 4, mask_zero=True)(ids), name="encoder")
+        outer = K.Input(shape=(7,), dtype="int32")
+        return K.Model(outer, K.layers.LSTM(3)(encoder(outer)))
+
+    ours, theirs = _predict_both(build, IDS)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-5, atol=1e-6)
