@@ -142,12 +142,13 @@ def _graph(parts) -> Graph:
 class TrainingIR:
     """Both graphs as onnxgraph IR, before serialization: what each engine starts from."""
 
-    def __init__(self, train_graph, eval_graph, update_vars, labels, weights, n_losses):
-        self.train_graph: Graph = train_graph  # outputs: loss(es), predictions, state updates
-        self.eval_graph: Graph = eval_graph    # outputs: loss(es), predictions
+    def __init__(self, train_graph, eval_graph, update_vars, labels, weights, n_losses, train_masks, eval_masks):
+        self.train_graph: Graph = train_graph  # outputs: loss(es), predictions, state updates, masks
+        self.eval_graph: Graph = eval_graph    # outputs: loss(es), predictions, masks
         self.update_vars = update_vars         # Variable per state-update output, in order
         self.label_names, self.weight_names = labels, weights
         self.n_losses = n_losses
+        self.train_masks, self.eval_masks = train_masks, eval_masks  # (prediction index, output name), last
 
 
 def build_ir(model, losses, loss_weights, label_specs, ort_check: bool = True) -> TrainingIR:
@@ -160,13 +161,14 @@ def build_ir(model, losses, loss_weights, label_specs, ort_check: bool = True) -
     for i, (_, value) in enumerate(ctx.updates):
         train_graph.outputs.append(value)
         train_graph.output_names.append(f"update_{n_layer + i}")
-    n_masks = _masks_last(train_graph, train_parts.masks)
+    _masks_last(train_graph, train_parts.masks)
     update_vars = [var for var, _ in layer_updates] + [var for var, _ in ctx.updates]
 
     eval_parts, _, _, _, _ = _emit_parts(model, losses, loss_weights, label_specs, False)
     eval_graph = _graph(eval_parts)
     _rules.unify_layouts([train_graph, eval_graph])
-    return TrainingIR(train_graph, eval_graph, update_vars, labels, weights, n_losses)
+    return TrainingIR(train_graph, eval_graph, update_vars, labels, weights, n_losses, train_parts.masks,
+                      eval_parts.masks)
 
 
 def build_graphs(model, losses, loss_weights, label_specs):
@@ -174,6 +176,7 @@ def build_graphs(model, losses, loss_weights, label_specs):
     ir = build_ir(model, losses, loss_weights, label_specs)
     train_graph, eval_graph, update_vars = ir.train_graph, ir.eval_graph, ir.update_vars
     labels, weights, n_losses = ir.label_names, ir.weight_names, ir.n_losses
+    n_masks = len(ir.train_masks)
 
     train_proto, train_weights = to_model_proto(train_graph, name=f"{model.name}_training")
     eval_proto, eval_weights = to_model_proto(eval_graph, name=f"{model.name}_eval")
@@ -190,11 +193,11 @@ def build_graphs(model, losses, loss_weights, label_specs):
     train = ForwardGraph(train_proto, list(model.input_names), labels, weights, names[:n_losses],
                          names[n_losses:n_losses + n_out], names[n_losses + n_out:len(names) - n_masks], params)
     train.updates = list(zip(update_vars, train.update_names))
-    train.mask_outputs = train_parts.masks
+    train.mask_outputs = ir.train_masks
     eval_names = [o.name for o in eval_proto.graph.output]
     evaluation = ForwardGraph(eval_proto, list(model.input_names), labels, weights, eval_names[:n_losses],
                               eval_names[n_losses:n_losses + n_out], [], params)
-    evaluation.mask_outputs = eval_parts.masks
+    evaluation.mask_outputs = ir.eval_masks
     return train, evaluation, requires_grad, frozen
 
 

@@ -21,6 +21,7 @@ from onnxgraph.backend import transforms
 from onnxgraph.optimizers._base import FLUSH_EVERY
 from onnxgraph.runtime._providers import import_onnxruntime
 from onnxgraph.runtime._runner import make_session
+from onnxgraph.trainer._engine import _with_masks
 from onnxgraph.trainer._step_graph import build_step_graphs, initial_slots
 
 __all__ = ["OnnxEngine"]
@@ -66,7 +67,8 @@ class OnnxEngine:
         self.eval_session = make_session(graphs.eval_proto.SerializeToString(), providers, threads, _SESSION_CONFIG)
         self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
         self._n_losses, self._n_preds = len(graphs.loss_names), len(graphs.pred_names)
-        self._fetch = graphs.loss_names + graphs.pred_names
+        self._fetch = graphs.loss_names + graphs.pred_names + graphs.mask_names
+        self._eval_fetch = [o.name for o in self.eval_session.get_outputs()]  # losses, predictions, masks
         self._buffers: dict[str, list] = {}
         self._current = 0
         for name, (var, transform) in self.params.items():
@@ -160,7 +162,12 @@ class OnnxEngine:
             if self._flush is not None and self.optimizer.iterations % FLUSH_EVERY == 0:
                 self._flush.run()
         self._dirty = True
-        return results[:self._n_losses], results[self._n_losses:]
+        return results[:self._n_losses], self._predictions(results, self.graphs.mask_outputs)
+
+    def _predictions(self, results, mask_outputs):
+        """The predictions, with the Keras masks the graph computed attached (`_keras_mask`)."""
+        preds = results[self._n_losses:self._n_losses + self._n_preds]
+        return _with_masks(preds, mask_outputs, results) if mask_outputs else preds
 
     def _bind_fetches(self, binding, batch):
         """Bind the loss/prediction outputs to preallocated CPU OrtValues; None when a shape is not
@@ -188,9 +195,9 @@ class OnnxEngine:
                   for name, v in zip(self.graphs.feed_names, feeds)}
         values.update({name: self._buffers[name][self._current if len(self._buffers[name]) > 1 else 0]
                        for name in self.graphs.eval_params})
-        outputs = self.eval_session.run_with_ort_values(self._fetch, values)
+        outputs = self.eval_session.run_with_ort_values(self._eval_fetch, values)
         results = [o.numpy() for o in outputs]
-        return results[:self._n_losses], results[self._n_losses:]
+        return results[:self._n_losses], self._predictions(results, self.graphs.eval_mask_outputs)
 
     def _value(self, name: str):
         buffers = self._buffers[name]

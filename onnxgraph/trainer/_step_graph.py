@@ -11,7 +11,7 @@ never live in the file: the engine keeps them in OrtValues between steps. The tr
 and returns
 
     loss (+ <output>_loss per output when several), <output>_pred per model output,
-    update_<k> (moving statistics), new/<weight> per trained weight, new/optimizer/<slot>/<weight>
+    update_<k> (moving statistics), <output>_mask (Keras masks of the predictions, if any), new/<weight> per trained weight, new/optimizer/<slot>/<weight>
     per slot, grad/<weight> per trained weight (the gradient of the total loss).
 
 `state_pairs` says which output becomes which input at the next step (the double buffer).
@@ -25,6 +25,7 @@ from onnxgraph.backend.graph import Graph
 from onnxgraph.backend.serialize import UniqueNames, to_model_proto
 from onnxgraph.layers._input_layer import placeholder
 from onnxgraph.trainer._graph import _reachable_variables, build_ir
+from onnxgraph.trainer._regularization import constrained_in_graph
 from onnxgraph.trainer._rewrite import _new_nodes
 
 __all__ = ["StepGraphs", "build_step_graphs", "initial_slots"]
@@ -109,7 +110,11 @@ def build_step_graphs(model, losses, loss_weights, label_specs, optimizer) -> St
     n_preds = len(model.outputs)
     out.loss_names = train.output_names[:ir.n_losses]
     out.pred_names = train.output_names[ir.n_losses:ir.n_losses + n_preds]
-    out.update_names = train.output_names[ir.n_losses + n_preds:]
+    n_masks = len(ir.train_masks)
+    out.update_names = train.output_names[ir.n_losses + n_preds:len(train.output_names) - n_masks]
+    out.mask_outputs = list(ir.train_masks)  # (prediction index, output name): the graph's last outputs
+    out.mask_names = [name for _, name in ir.train_masks]
+    out.eval_mask_outputs = list(ir.eval_masks)
     out.updates = list(zip(ir.update_vars, out.update_names))
     for var, output in out.updates:
         out.state_pairs.append((by_var[id(var)], output))
@@ -130,6 +135,9 @@ def build_step_graphs(model, losses, loss_weights, label_specs, optimizer) -> St
     params = [inputs[i] for i, _ in trained]
     new_params, new_slots = optimizer.emit_update(params, [g for _, g in trained], slots, lr, iteration,
                                                   names=[out.params[n][0].path for n in out.trainable])
+    # Keras applies each weight's constraint after the optimizer step.
+    constrained = constrained_in_graph(out.params, dict(zip(out.trainable, new_params)))
+    new_params = [constrained.get(name, value) for name, value in zip(out.trainable, new_params)]
     extra_outputs, extra_names = [], []
     for name, value in zip(out.trainable, new_params):
         extra_outputs.append(value)
