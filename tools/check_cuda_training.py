@@ -34,11 +34,11 @@ def _train(case: str, providers: str, steps: int):
                   engine="onnx", providers=providers)
     x = sample_inputs(case, 64 * steps, seed=1)[0]
     y = np.random.default_rng(2).integers(0, 10, 64 * steps)
-    model.train_on_batch(x[:64], y[:64])
-    engine = model._engine
     from onnxgraph.trainer import _ort
 
     _ort.set_seed(1)  # the same dropout masks on both providers' runs
+    model.train_on_batch(x[:64], y[:64])
+    engine = model._engine
     feeds = [[x[i * 64:(i + 1) * 64], y[i * 64:(i + 1) * 64], np.ones(64, np.float32)] for i in range(steps)]
     start = time.perf_counter()
     losses = [float(engine.train_step(f)[0][0]) for f in feeds]
