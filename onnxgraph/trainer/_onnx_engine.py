@@ -66,6 +66,14 @@ class OnnxEngine:
         self.session = make_session(graphs.train_proto.SerializeToString(), providers, threads, _SESSION_CONFIG)
         self.eval_session = make_session(graphs.eval_proto.SerializeToString(), providers, threads, _SESSION_CONFIG)
         self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+        wanted_cuda = providers == "cuda" or (isinstance(providers, (list, tuple)) and providers and
+                                              providers[0] == "CUDAExecutionProvider")
+        if wanted_cuda and self.device != "cuda":
+            raise RuntimeError(
+                f"compile(providers={providers!r}) asked to train on CUDA, but onnxruntime {ort.__version__} could not "
+                "load its CUDA provider and fell back to the CPU (see its log above: usually missing CUDA/cuDNN "
+                "libraries for this onnxruntime build). Install onnxruntime-gpu matching the machine's CUDA, or "
+                "train on the CPU with providers='cpu'.")
         self._n_losses, self._n_preds = len(graphs.loss_names), len(graphs.pred_names)
         self._fetch = graphs.loss_names + graphs.pred_names + graphs.mask_names
         self._eval_fetch = [o.name for o in self.eval_session.get_outputs()]  # losses, predictions, masks

@@ -229,3 +229,16 @@ def test_decayed_slots_are_flushed_every_flush_every_steps_and_weights_unchanged
     assert np.all(flushed_m[0] == 0) and np.all(np.abs(flushed_m[1:]) > tiny)
     for a, b in zip(flushed_w, plain_w):
         np.testing.assert_array_equal(a, b)
+
+
+def test_providers_cuda_trains_on_cuda_or_says_why_not():
+    x, y = _data()
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", providers="cuda")
+    try:
+        model.fit(x, y, epochs=1, verbose=0)
+    except (RuntimeError, ValueError) as error:  # no usable CUDA here: never a silent CPU fallback
+        assert "CUDA" in str(error) and "providers" in str(error)
+    else:
+        assert model._engine.device == "cuda"
+        assert all(b[0].device_name().lower() == "cuda" for b in model._engine._buffers.values())
