@@ -78,16 +78,17 @@ class OnnxEngine:
         self._fetch = graphs.loss_names + graphs.pred_names + graphs.mask_names
         self._eval_fetch = [o.name for o in self.eval_session.get_outputs()]  # losses, predictions, masks
         self._buffers: dict[str, list] = {}
+        self._dtype: dict[str, np.dtype] = {}
         self._current = 0
         for name, (var, transform) in self.params.items():
-            self._buffers[name] = [self._ortvalue(transforms.apply(var.value, transform))]
+            self._new_buffer(name, transforms.apply(var.value, transform))
         self._slots_seen = None
         self._push_slots()
         updated = {inp for inp, _ in graphs.state_pairs}
         for name in updated:
             first = self._buffers[name][0]
             self._buffers[name].append(ort.OrtValue.ortvalue_from_shape_and_type(
-                first.shape(), first.numpy().dtype, self.device, 0))
+                first.shape(), self._dtype[name], self.device, 0))
         self._bindings = [self._binding(parity) for parity in (0, 1)]
         # Losses and predictions go to CPU OrtValues of our own, made once per batch size, so a step
         # reads them without wrapping every bound output (get_outputs() costs ~150 us on the MLP).
@@ -101,8 +102,11 @@ class OnnxEngine:
         self._flush = _FlushSlots(self, providers, threads) if graphs.slot_inputs else None
 
     # -- buffers ----------------------------------------------------------------------------------
-    def _ortvalue(self, array):
-        return self._ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), self.device, 0)
+    def _new_buffer(self, name: str, array) -> None:
+        # A copy: on the CPU an OrtValue wraps the numpy memory, and steps write into it.
+        array = np.array(array, order="C", copy=True)
+        self._dtype[name] = array.dtype
+        self._buffers[name] = [self._ort.OrtValue.ortvalue_from_numpy(array, self.device, 0)]
 
     def _slot_arrays(self):
         """The optimizer's numpy slots for our trainable order, or fresh initial values."""
@@ -112,7 +116,7 @@ class OnnxEngine:
                 tuple(slots[s][i].shape) == tuple(shape) for s in self.graphs.slot_names
                 for i, shape in enumerate(shapes)):
             return [{s: slots[s][i] for s in self.graphs.slot_names} for i in range(len(shapes))]
-        dtypes = [self._buffers[n][0].numpy().dtype for n in self.trainable]
+        dtypes = [self._dtype[n] for n in self.trainable]
         return [initial_slots(opt, shape, dtype) for shape, dtype in zip(shapes, dtypes)]
 
     def _push_slots(self) -> None:
@@ -122,7 +126,7 @@ class OnnxEngine:
                 key = self.graphs.slot_inputs[(slot, name)]
                 buffers = self._buffers.get(key)
                 if buffers is None:
-                    self._buffers[key] = [self._ortvalue(value)]
+                    self._new_buffer(key, value)
                 else:
                     buffers[self._current].update_inplace(np.ascontiguousarray(value))
         self._slots_seen = self.optimizer._slots
