@@ -167,7 +167,7 @@ class OnnxEngine:
             outputs = binding.get_outputs()
             results = [outputs[i].numpy() for i in range(len(self._fetch))]
         else:
-            results = [value.numpy() for value in fetched]
+            results = [value.numpy().copy() for value in fetched]  # numpy() views the reused buffer
         self._current = 1 - self._current
         if self.trainable:
             self.optimizer.iterations += 1
@@ -222,13 +222,14 @@ class OnnxEngine:
             return
         self.pull_from_model()  # values assigned explicitly since the last sync win
         for name, (var, transform) in self.params.items():
-            value = self._value(name).numpy()
+            value = self._value(name).numpy()  # a view on the CPU: assign() copies it
             var.assign(transforms.invert(value, transform, var.shape) if transform else value)
             self._versions[name] = var.version
         if self.trainable:
             opt = self.optimizer
-            opt._slots = {slot: [self._value(self.graphs.slot_inputs[(slot, n)]).numpy() for n in self.trainable]
-                          for slot in self.graphs.slot_names}
+            # .copy(): OrtValue.numpy() on the CPU is a view of the buffer the next steps overwrite.
+            opt._slots = {slot: [self._value(self.graphs.slot_inputs[(slot, n)]).numpy().copy()
+                                 for n in self.trainable] for slot in self.graphs.slot_names}
             opt._shapes = [tuple(self._value(n).shape()) for n in self.trainable]
             opt.built = True
             self._slots_seen = opt._slots

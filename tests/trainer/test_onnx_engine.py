@@ -82,12 +82,24 @@ def test_weights_and_slots_stay_in_two_ortvalue_buffers_between_steps():
     assert len(engine._buffers[kernel]) == 2
     start = engine._current
     before = engine._buffers[kernel][start].numpy()
+    variable = engine.params[kernel][0]
+    held = variable.value.copy()  # the engine never writes into the Variable's own array
+    opt_held = {k: v.copy() for k, v in model.optimizer.get_state().items()}
     for k in range(5):
         losses, _ = engine.train_step([x[16:32], y[16:32], np.ones(16, np.float32)])
         assert engine._current == (start + k + 1) % 2  # each step writes the other buffer
     assert {name: [b.data_ptr() for b in buffers] for name, buffers in engine._buffers.items()} == pointers
     assert not np.array_equal(engine._value(kernel).numpy(), before)
-    assert model.optimizer.iterations == 6
+    np.testing.assert_array_equal(variable.value, held)
+    losses, preds = engine.train_step([x[16:32], y[16:32], np.ones(16, np.float32)])
+    kept = (losses[0].copy(), preds[0].copy())
+    engine.train_step([x[32:48], y[32:48], np.ones(16, np.float32)])  # reuses the output buffers
+    np.testing.assert_array_equal(losses[0], kept[0])
+    np.testing.assert_array_equal(preds[0], kept[1])
+    for key, value in model.optimizer._slots.items():  # the numpy slots are untouched until a sync
+        for i, array in enumerate(value):
+            np.testing.assert_array_equal(array, opt_held[f"{key}/{i}"])
+    assert model.optimizer.iterations == 8
 
 
 def test_layers_see_trained_weights_and_assigned_weights_win():
