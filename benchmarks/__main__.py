@@ -57,6 +57,8 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for every contender (default 1: reproducible on a shared machine)")
+    parser.add_argument("--train-threads", default="1,2",
+                        help="thread counts the training section measures, each for every contender")
     parser.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = parser.parse_args(argv)
     sys.path.insert(0, ROOT)
@@ -89,8 +91,9 @@ def main(argv=None) -> None:
     if "training" in sections:
         from benchmarks import training
 
-        body += ["## Training (CPU, batch 64, Adam)", ""] + training.run([c for c in ("mlp", "toy_resnet")
-                                                                          if c in cases], args.repeats) + [""]
+        counts = [int(t) for t in args.train_threads.split(",")]
+        body += [f"## Training (CPU, batch 64, Adam; {' and '.join(map(str, counts))} threads)", ""]
+        body += training.run([c for c in ("mlp", "toy_resnet") if c in cases], args.repeats, counts) + [""]
     if "memory" in sections:
         from benchmarks import memory
 

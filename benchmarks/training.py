@@ -1,12 +1,16 @@
-"""Section 3: training steps/s. onnxgraph fit vs Keras 3 fit vs a PyTorch loop.
+"""Section 3: training steps/s. onnxgraph fit on both engines vs Keras 3 fit vs a PyTorch loop.
 
 Same architecture, batch size (64), optimizer (Adam, lr 1e-3), loss (sparse categorical
-cross-entropy on logits) and thread count. Each contender trains a warm-up first (graph and
-artifact building are not counted); a sample is one epoch, timed from the fit call to its return.
+cross-entropy on logits) and thread count, at 1 and at 2 threads in the same run. onnxgraph
+runs twice: on the "onnx" engine (one standard-ONNX train-step graph on an InferenceSession)
+and on the "ort-training" engine (onnxruntime-training gradients + numpy Adam). Each contender
+trains a warm-up first (graph and artifact building are not counted); a sample is one epoch,
+timed from the fit call to its return.
 
-A fourth column is a reference, not a contender: onnxruntime-training's Module plus its
+The last column is a reference, not a contender: onnxruntime-training's Module plus its
 built-in AdamW optimizer graph on onnxgraph's own training graph, stepped in a bare loop (no
-metrics, no data pipeline, ORT's AdamW math). It shows how close the engine is to the runtime.
+metrics, no data pipeline, ORT's AdamW math). A contender whose runtime is missing (no
+onnxruntime-training in the environment) shows as failed with the reason.
 """
 
 from __future__ import annotations
@@ -37,17 +41,19 @@ def _data(case: str, steps: int):
     return (xs[0] if len(xs) == 1 else xs), y
 
 
-def _compiled(lib, case):
+def _compiled(lib, case, engine=None):
     model = keras_like(lib, case)
-    if lib.__name__ == "onnxgraph":
-        model._train_threads = _threads.threads()  # the engine's onnxruntime session threads
     loss = lib.losses.SparseCategoricalCrossentropy(from_logits=True)
-    model.compile(optimizer=lib.optimizers.Adam(1e-3), loss=loss)
+    if lib.__name__ == "onnxgraph":
+        model.compile(optimizer=lib.optimizers.Adam(1e-3), loss=loss, engine=engine, providers="cpu")
+        model._train_threads = _threads.threads()  # the engine's onnxruntime session threads
+    else:
+        model.compile(optimizer=lib.optimizers.Adam(1e-3), loss=loss)
     return model
 
 
-def _keras_api(lib, case, steps):
-    model = _compiled(lib, case)
+def _keras_api(lib, case, steps, engine=None):
+    model = _compiled(lib, case, engine)
     x, y = _data(case, steps)
     model.fit(x[:BATCH * 2], y[:BATCH * 2], batch_size=BATCH, epochs=1, verbose=0)  # warm-up / build
 
@@ -93,7 +99,7 @@ def _ort_reference(case, steps):
     from onnxgraph.trainer import _ort
     from onnxgraph.trainer._loop import feeds_for
 
-    model = _compiled(og, case)
+    model = _compiled(og, case, "ort-training")
     x, y = _data(case, steps)
     model.fit(x[:BATCH], y[:BATCH], batch_size=BATCH, epochs=1, verbose=0)
     engine = model._engine
@@ -143,53 +149,74 @@ def _ort_reference(case, steps):
     return epoch
 
 
-def run(cases, repeats: int) -> list[str]:
-    """One row per (case, phase). The MLP is measured twice: from the start, and again after
-    1,000 steps, when the Adam moments of dead ReLU units have decayed to subnormal floats in
-    every framework (x86 computes on those ~50x slower; onnxgraph's optimizers flush them)."""
+COLUMNS = ("og", "og_ort", "torch", "keras")
+
+
+def run(cases, repeats: int, thread_counts=(1, 2)) -> list[str]:
+    """One row per (threads, case, phase). The MLP is measured twice: from the start, and again
+    after 1,000 steps, when the Adam moments of dead ReLU units have decayed to subnormal floats
+    in every framework (x86 computes on those ~50x slower; onnxgraph flushes them)."""
     import keras
 
     import onnxgraph as og
 
+    rows = ["| threads | model | onnx engine fit steps/s | ort-training engine fit steps/s | PyTorch loop steps/s | "
+            "Keras 3 fit steps/s | onnx engine / PyTorch | onnx engine / ort-training engine | "
+            "onnx engine / Keras | reference: bare ORT-training loop + ORT AdamW steps/s |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    saved = os.environ.get(_threads.ENV_KEY, "1")
+    for threads in thread_counts:
+        os.environ[_threads.ENV_KEY] = str(threads)  # torch and onnxruntime sessions made from now on
+        _threads.apply()
+        for case in cases:
+            steps = STEPS[case]
+            makers = {"og": functools.partial(_keras_api, og, case, steps, "onnx"),
+                      "og_ort": functools.partial(_keras_api, og, case, steps, "ort-training"),
+                      "torch": functools.partial(_torch, case, steps),
+                      "keras": functools.partial(_keras_api, keras, case, steps),
+                      "ort": functools.partial(_ort_reference, case, steps)}
+            rows += _measure(case, makers, repeats, threads)
+    os.environ[_threads.ENV_KEY] = saved
     _threads.apply()
-    rows = ["| model | onnxgraph fit steps/s | Keras 3 fit steps/s | PyTorch loop steps/s | onnxgraph / Keras | "
-            "onnxgraph / PyTorch | reference: bare ORT-training loop + ORT AdamW steps/s |",
-            "|---|---|---|---|---|---|---|"]
-    for case in cases:
-        steps = STEPS[case]
-        makers = {"og": functools.partial(_keras_api, og, case, steps),
-                  "keras": functools.partial(_keras_api, keras, case, steps),
-                  "torch": functools.partial(_torch, case, steps),
-                  "ort": functools.partial(_ort_reference, case, steps)}
-        contenders, errors = {}, {}
-        for name, make in makers.items():
-            try:
-                contenders[name] = make()
-            except Exception as exc:  # noqa: BLE001 - report and go on
-                errors[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}"
-                print(f"{case} {name} setup failed: {errors[name]}", flush=True)
-        done = 0
-        for target in PHASES.get(case, (0,)):
-            for name, epoch in list(contenders.items()):  # untimed steps up to the phase's start
-                try:
-                    for _ in range(max(0, target - done) // steps):
-                        epoch()
-                except Exception as exc:  # noqa: BLE001
-                    errors[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}"
-                    del contenders[name]
-            done = max(done, target)
-            result = interleaved(contenders, repeats)
-            errors.update(result.errors)
-            label = f"{case}, steps {done + 1:,}-{done + repeats * steps:,}"
-            done += repeats * steps
-            rows.append(_row(label, result, errors))
-            print(rows[-1], flush=True)
     return rows
 
 
-def _row(label, result, errors) -> str:
-    cells = [f"{result[k]:.1f}" if result.get(k) else f"failed ({errors.get(k, '')})" for k in ("og", "keras", "torch")]
+def _measure(case, makers, repeats, threads) -> list[str]:
+    rows = []
+    contenders, errors = {}, {}
+    for name, make in makers.items():
+        try:
+            contenders[name] = make()
+        except Exception as exc:  # noqa: BLE001 - report and go on
+            errors[name] = _reason(exc)
+            print(f"{case} {name} setup failed: {errors[name]}", flush=True)
+    done = 0
+    steps = STEPS[case]
+    for target in PHASES.get(case, (0,)):
+        for name, epoch in list(contenders.items()):  # untimed steps up to the phase's start
+            try:
+                for _ in range(max(0, target - done) // steps):
+                    epoch()
+            except Exception as exc:  # noqa: BLE001
+                errors[name] = _reason(exc)
+                del contenders[name]
+        done = max(done, target)
+        result = interleaved(contenders, repeats)
+        errors.update(result.errors)
+        label = f"{case}, steps {done + 1:,}-{done + repeats * steps:,}"
+        done += repeats * steps
+        rows.append(_row(threads, label, result, errors))
+        print(rows[-1], flush=True)
+    return rows
+
+
+def _reason(exc) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}"
+
+
+def _row(threads, label, result, errors) -> str:
+    cells = [f"{result[k]:.1f}" if result.get(k) else f"failed ({errors.get(k, '')})" for k in COLUMNS]
     og_rate = result.get("og")
-    ratios = [f"{og_rate / result[k]:.2f}x" if og_rate and result.get(k) else "n/a" for k in ("keras", "torch")]
+    ratios = [f"{og_rate / result[k]:.2f}x" if og_rate and result.get(k) else "n/a" for k in ("torch", "og_ort", "keras")]
     ref = f"{result['ort']:.1f}" if result.get("ort") else f"failed ({errors.get('ort', '')})"
-    return f"| {label} | " + " | ".join(cells + ratios + [ref]) + " |"
+    return f"| {threads} | {label} | " + " | ".join(cells + ratios + [ref]) + " |"

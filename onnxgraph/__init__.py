@@ -13,7 +13,7 @@
 __version__ = "0.1.0"
 
 from onnxgraph import activations, initializers, layers, models, ops, saving, utils  # noqa: E402
-from onnxgraph import losses, metrics, optimizers  # noqa: E402
+from onnxgraph import constraints, losses, metrics, optimizers, regularizers  # noqa: E402
 from onnxgraph import callbacks  # noqa: E402
 from onnxgraph import export, interop  # noqa: E402  (interop registers OnnxNode for load_model)
 from onnxgraph import applications  # noqa: E402
@@ -25,5 +25,5 @@ from onnxgraph.saving import load_model  # noqa: E402
 __all__ = [
     "__version__", "Input", "InputLayer", "Layer", "Model", "Sequential", "load_model",
     "activations", "initializers", "layers", "models", "ops", "saving", "utils",
-    "losses", "metrics", "optimizers", "callbacks", "export", "interop", "applications", "data", "serving",
+    "losses", "metrics", "optimizers", "regularizers", "constraints", "callbacks", "export", "interop", "applications", "data", "serving",
 ]

@@ -14,6 +14,7 @@ from onnxgraph.layers._input_layer import Input, InputLayer
 from onnxgraph.layers._input_spec import InputSpec
 from onnxgraph.layers._layer import Layer
 from onnxgraph.layers._layer_norm import GroupNormalization, LayerNormalization
+from onnxgraph.layers._masking import Masking
 from onnxgraph.layers._merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                        Subtract, add, average, concatenate, dot, maximum, minimum,
                                        multiply, subtract)
@@ -48,7 +49,7 @@ __all__ = [
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
     "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "BatchNormalization", "Rescaling", "Normalization",
-    "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
+    "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
     "LayerNormalization", "GroupNormalization", "MultiHeadAttention",
     "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
     "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",

@@ -120,6 +120,7 @@ class PReLU(Layer):
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):
         super().__init__(**kwargs)
+        self._weight_options(alpha_regularizer=alpha_regularizer, alpha_constraint=alpha_constraint)
         self.alpha_initializer = initializers.get(alpha_initializer)
         if shared_axes is None:
             self.shared_axes = None
@@ -142,7 +143,8 @@ class PReLU(Layer):
                 f"Layer '{self.name}' needs known sizes for the axes it learns a slope on; got input "
                 f"shape {tuple(input_shape)}. Share the unknown axes with `shared_axes=`."
             )
-        self.alpha = self.add_weight(param_shape, self.alpha_initializer, name="alpha")
+        self.alpha = self.add_weight(param_shape, self.alpha_initializer, name="alpha",
+                                     regularizer=self.alpha_regularizer, constraint=self.alpha_constraint)
         axes = {i: input_shape[i] for i in range(1, len(input_shape)) if i not in (self.shared_axes or [])}
         self.input_spec = InputSpec(ndim=len(input_shape), axes=axes)
 
@@ -153,7 +155,7 @@ class PReLU(Layer):
 
     def get_config(self):
         return {**super().get_config(), "alpha_initializer": initializers.serialize(self.alpha_initializer),
-                "alpha_regularizer": None, "alpha_constraint": None, "shared_axes": self.shared_axes}
+                "shared_axes": self.shared_axes}
 
 
 class ELU(Layer):

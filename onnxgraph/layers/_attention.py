@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from onnxgraph import activations, initializers, ops
+from onnxgraph import activations, initializers, ops, regularizers
 from onnxgraph.backend import dtypes
 from onnxgraph.backend.emit import constant, emit
 from onnxgraph.backend.ir import SymbolicTensor
@@ -31,8 +31,11 @@ class _Projection(Layer):
     """Keras's EinsumDense as MHA uses it: contract the last `bound` axes with kernel (*in, *out)."""
 
     def __init__(self, bound: int, out_dims, use_bias, kernel_initializer, bias_initializer, activation=None,
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  **kwargs):
         super().__init__(**kwargs)
+        self._weight_options(kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.bound, self.out_dims, self.use_bias = bound, tuple(int(d) for d in out_dims), use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -43,8 +46,11 @@ class _Projection(Layer):
         if None in in_dims:
             raise ValueError(f"Layer '{self.name}' needs known sizes for its input axes {in_dims}, got input "
                              f"shape {tuple(input_shape)}.")
-        self.kernel = self.add_weight(in_dims + self.out_dims, self.kernel_initializer, name="kernel")
-        self.bias = self.add_weight(self.out_dims, self.bias_initializer, name="bias") if self.use_bias else None
+        self.kernel = self.add_weight(in_dims + self.out_dims, self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight(self.out_dims, self.bias_initializer, name="bias",
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
 
     def call(self, inputs):
         lead = inputs.ndim - self.bound
@@ -96,6 +102,11 @@ class MultiHeadAttention(Layer):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"MultiHeadAttention: `{arg}` must be a positive int, got {value!r}.")
         super().__init__(**kwargs)
+        self.supports_masking = True
+        # As in Keras, every projection gets these (activity_regularizer included: MHA itself has none).
+        self._weight_options(kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        self._sublayer_activity_regularizer = regularizers.get(activity_regularizer)
         self.num_heads, self.key_dim = num_heads, key_dim
         self.value_dim = value_dim or key_dim
         self.dropout, self.use_bias, self.use_gate, self.seed = dropout, use_bias, use_gate, seed
@@ -145,7 +156,10 @@ class MultiHeadAttention(Layer):
             # Fresh initializer objects per sublayer, as Keras does (seeded ones stay reproducible).
             return _Projection(bound, out_dims, self.use_bias, type(self.kernel_initializer).from_config(
                 self.kernel_initializer.get_config()), type(self.bias_initializer).from_config(
-                self.bias_initializer.get_config()), activation=activation, name=name, dtype=self.dtype)
+                self.bias_initializer.get_config()), activation=activation, name=name, dtype=self.dtype,
+                kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer,
+                kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint,
+                activity_regularizer=self._sublayer_activity_regularizer)
 
         self._query_dense = projection((self.num_heads, self.key_dim), "query")
         self._key_dense = projection((self.num_heads, self.key_dim), "key")
@@ -162,7 +176,12 @@ class MultiHeadAttention(Layer):
         key = value if key is None else key
         if not hasattr(self, "_output_dense"):
             self._make_sublayers(query.shape, value.shape, key.shape)
-        mask = self._attention_mask(query, value, value_mask, key_mask, attention_mask, use_causal_mask)
+        # Keras: the query's own mask masks the rows; the inputs' masks are consumed here.
+        query_mask = getattr(query, "_keras_mask", None)
+        for x in (query, value, key):
+            x._keras_mask = None
+        mask = self._attention_mask(query, value, query_mask, value_mask, key_mask, attention_mask,
+                                    use_causal_mask)
         gate = self._gate_dense(query) if self.use_gate else None
         q = self._query_dense(query)
         k = self._key_dense(key)
@@ -171,6 +190,8 @@ class MultiHeadAttention(Layer):
         if gate is not None:
             output = ops.multiply(output, gate)
         output = self._output_dense(output)
+        if query_mask is not None:
+            output._keras_mask = query_mask
         return (output, scores) if return_attention_scores else output
 
     def _attend(self, q, k, v, mask, training):
@@ -216,8 +237,8 @@ class MultiHeadAttention(Layer):
             mask = ops.expand_dims(mask, -len(self._axes) * 2 - 1)
         return mask
 
-    def _attention_mask(self, query, value, value_mask, key_mask, attention_mask, use_causal_mask):
-        masks = []
+    def _attention_mask(self, query, value, query_mask, value_mask, key_mask, attention_mask, use_causal_mask):
+        masks = [] if query_mask is None else [ops.expand_dims(_as_bool(query_mask), -1)]
         for m in (value_mask, key_mask):
             if m is not None:
                 masks.append(ops.expand_dims(_as_bool(m), -2))
@@ -246,7 +267,8 @@ class MultiHeadAttention(Layer):
                 "use_gate": self.use_gate, "output_shape": self._output_shape,
                 "attention_axes": self._attention_axes, "sliding_window": self.sliding_window,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer), "seed": self.seed}
+                "bias_initializer": initializers.serialize(self.bias_initializer), "seed": self.seed,
+                "activity_regularizer": regularizers.serialize(self._sublayer_activity_regularizer)}
 
 
 def _as_bool(mask):

@@ -11,7 +11,8 @@ import contextlib
 
 from onnxgraph import ops
 from onnxgraph.backend.scope import current_scope, name_scope
-from onnxgraph.layers import _rnn_emit
+from onnxgraph.layers import _rnn_emit, _rnn_mask
+from onnxgraph.utils._tree import flatten
 from onnxgraph.layers._input_spec import InputSpec
 from onnxgraph.layers._layer import Layer
 from onnxgraph.layers._recurrent import _RNN
@@ -67,6 +68,8 @@ class Bidirectional(Layer):
             if getattr(fw, attr) != getattr(bw, attr):
                 raise ValueError(f"Bidirectional '{self.name}': forward and backward layers must agree on "
                                  f"`{attr}` (got {getattr(fw, attr)} and {getattr(bw, attr)}).")
+        for copy in (fw, bw):  # Keras: masked steps of returned sequences are zeros
+            copy.zero_output_for_mask = copy.return_sequences
         self.merge_mode = merge_mode
         self.return_sequences = fw.return_sequences
         self.return_state = fw.return_state
@@ -87,8 +90,7 @@ class Bidirectional(Layer):
             self._initial_weights = None
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
-        if mask is not None:
-            raise ValueError(f"Layer '{self.name}': masks are not supported.")
+        mask_tm = None if mask is None else _rnn_mask.time_major_mask(mask)
         fw, bw = self.forward_layer, self.backward_layer
         forward_state = backward_state = None
         if initial_state is not None:
@@ -96,13 +98,13 @@ class Bidirectional(Layer):
             forward_state, backward_state = initial_state[:half], initial_state[half:]
         x_tm = fw._time_major(sequences)
         with name_scope(fw.name):
-            y, states = fw._sequence(x_tm, forward_state, training)
+            y, states, last = fw._sequence(x_tm, forward_state, training, mask_tm)
         with name_scope(bw.name):
-            y_rev, states_rev = bw._sequence(x_tm, backward_state, training)
+            y_rev, states_rev, last_rev = bw._sequence(x_tm, backward_state, training, mask_tm)
             if self.return_sequences:
                 y_rev = _rnn_emit.reverse_time(y_rev)
         if not self.return_sequences:
-            y, y_rev = states[0], states_rev[0]
+            y, y_rev = last, last_rev
             if self.return_state:
                 y, y_rev = ops.identity(y), ops.identity(y_rev)
         output = self._merge(y, y_rev)
@@ -113,6 +115,17 @@ class Bidirectional(Layer):
         if self.return_state:
             return outputs + list(states) + list(states_rev)
         return outputs if self.merge_mode is None else output
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: the input mask on each output sequence; none for last outputs and states."""
+        mask = flatten(mask)[0] if isinstance(mask, (list, tuple)) else mask
+        if self.return_sequences:
+            output_mask = [mask, mask] if self.merge_mode is None else [mask]
+        else:
+            output_mask = [None, None] if self.merge_mode is None else [None]
+        if self.return_state:
+            output_mask += [None] * 2 * len(self.forward_layer.state_size)
+        return output_mask if len(output_mask) > 1 else output_mask[0]
 
     def _merge(self, y, y_rev):
         if self.merge_mode == "concat":

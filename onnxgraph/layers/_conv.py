@@ -46,6 +46,8 @@ def check_output_size(layer, input_shape, k_eff, strides, padding) -> None:
 class BaseConv(Layer):
     """Shared by Conv1D/2D/3D: `activation(conv(inputs, kernel) + bias)`."""
 
+    _activity_in_config = True
+
     rank = 2
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
@@ -53,7 +55,7 @@ class BaseConv(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
                  lora_alpha=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         rank = self.rank
         if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
             raise ValueError(f"{type(self).__name__}: `filters` must be a positive int, got {filters!r}.")
@@ -77,10 +79,9 @@ class BaseConv(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        # Regularizers and constraints are kept for the training engine; inference ignores them.
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.activity_regularizer = activity_regularizer
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        # Penalties join the training loss, constraints project after each step; inference ignores both.
+        self._weight_options(kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.input_spec = InputSpec(ndim=rank + 2)
 
     def build(self, input_shape):
@@ -93,8 +94,11 @@ class BaseConv(Layer):
         check_output_size(self, input_shape, effective_kernel(self.kernel_size, self.dilation_rate),
                           self.strides, self.padding)
         self.kernel = self.add_weight(self.kernel_size + (channels // self.groups, self.filters),
-                                      self.kernel_initializer, name="kernel")
-        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias") if self.use_bias else None
+                                      self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias",
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         axis = -1 if self.data_format == "channels_last" else 1
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={axis: channels})
         self.built = True  # as Keras: a direct build() call counts, so the first call keeps set weights

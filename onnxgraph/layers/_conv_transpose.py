@@ -20,6 +20,8 @@ __all__ = ["BaseConvTranspose", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTra
 class BaseConvTranspose(Layer):
     """Shared by Conv1D/2D/3DTranspose: `activation(conv_transpose(inputs, kernel) + bias)`."""
 
+    _activity_in_config = True
+
     rank = 2
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
@@ -27,7 +29,7 @@ class BaseConvTranspose(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         rank = self.rank
         if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
             raise ValueError(f"{type(self).__name__}: `filters` must be a positive int, got {filters!r}.")
@@ -51,17 +53,19 @@ class BaseConvTranspose(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        # Regularizers and constraints are kept for the training engine; inference ignores them.
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.activity_regularizer = activity_regularizer
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        # Penalties join the training loss, constraints project after each step; inference ignores both.
+        self._weight_options(kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.input_spec = InputSpec(ndim=rank + 2)
 
     def build(self, input_shape):
         channels = conv_input_channels(self, input_shape)
         self.kernel = self.add_weight(self.kernel_size + (self.filters, channels), self.kernel_initializer,
-                                      name="kernel")
-        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias") if self.use_bias else None
+                                      name="kernel", regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias",
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         axis = -1 if self.data_format == "channels_last" else 1
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={axis: channels})
         self.built = True  # as Keras: a direct build() call counts, so the first call keeps set weights

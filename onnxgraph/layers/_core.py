@@ -24,7 +24,10 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  lora_rank=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._weight_options(kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        self.supports_masking = True
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense: `units` must be a positive int, got {units!r}.")
         self.units = units
@@ -41,8 +44,10 @@ class Dense(Layer):
                 f"Layer '{self.name}' needs a known last dimension to create its kernel, got input "
                 f"shape {tuple(input_shape)}."
             )
-        self.kernel = self.add_weight((input_dim, self.units), self.kernel_initializer, name="kernel")
-        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias") if self.use_bias else None
+        self.kernel = self.add_weight((input_dim, self.units), self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias", regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
 
     def call(self, inputs):
@@ -66,6 +71,7 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.activation = activations.get(activation)
 
     def call(self, inputs):
@@ -80,6 +86,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         if not 0 <= rate <= 1:
             raise ValueError(f"Dropout: `rate` must be in [0, 1], got {rate}.")
         self.rate = rate
@@ -106,6 +113,10 @@ def _scalar(value, dtype):
 
 class Identity(Layer):
     """Returns its input unchanged (an ONNX Identity node, visible in Netron)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
 
     def call(self, inputs):
         return ops.identity(inputs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 
 from onnxgraph import initializers, ops
 from onnxgraph.backend import gather_transpose
@@ -40,11 +39,14 @@ class Embedding(Layer):
         (None, None, 64)
     """
 
+    _activity_in_config = True
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, lora_alpha=None,
                  **kwargs):
         kwargs.pop("input_length", None)  # Keras 2 argument; Keras 3 ignores it too
         super().__init__(**kwargs)
+        self._weight_options(embeddings_regularizer=embeddings_regularizer, embeddings_constraint=embeddings_constraint)
         for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Embedding: `{arg}` must be a positive int, got {value!r}.")
@@ -54,16 +56,12 @@ class Embedding(Layer):
             embeddings_initializer = _ALIASES.get(embeddings_initializer, embeddings_initializer)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.mask_zero = bool(mask_zero)
-        if self.mask_zero:
-            warnings.warn(
-                f"Embedding '{self.name}': mask_zero=True is recorded, but onnxgraph does not propagate masks; "
-                "layers after it also process the padded (0) positions, so results differ from Keras where "
-                "they would be masked.", stacklevel=2)
         self._initial_weights = weights
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight((self.input_dim, self.output_dim), self.embeddings_initializer,
-                                          name="embeddings")
+                                          name="embeddings", regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
             self._initial_weights = None
@@ -86,7 +84,6 @@ class Embedding(Layer):
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-                "embeddings_regularizer": None, "embeddings_constraint": None,
                 "mask_zero": self.mask_zero}
 
 

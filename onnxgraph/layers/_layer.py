@@ -12,11 +12,16 @@ import functools
 import inspect
 import math
 
+import numpy as np
+
+from onnxgraph import constraints as _constraints
 from onnxgraph import initializers as _initializers
+from onnxgraph import regularizers as _regularizers
 from onnxgraph.backend import dtypes
 from onnxgraph.backend.ir import KerasHistory, SymbolicTensor, _ids
-from onnxgraph.backend.scope import current_scope, name_scope
+from onnxgraph.backend.scope import current_options, current_scope, name_scope
 from onnxgraph.backend.variable import Variable
+from onnxgraph.layers import _mask_flow as _masks
 from onnxgraph.layers import _onnxscript_hook as _onnxscript
 from onnxgraph.layers._input_spec import check_input_spec
 from onnxgraph.layers._node import LayerNode, is_recording
@@ -29,8 +34,11 @@ __all__ = ["Layer"]
 class Layer:
     """Base class of all layers (subclass it for custom layers, as in Keras)."""
 
+    # Keras's conv, embedding and recurrent configs list activity_regularizer even when None.
+    _activity_in_config = False
+
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
-                 batch_size=None, **kwargs):
+                 batch_size=None, activity_regularizer=None, **kwargs):
         if kwargs:
             raise TypeError(
                 f"{type(self).__name__}.__init__ got unexpected keyword arguments {sorted(kwargs)}."
@@ -44,7 +52,11 @@ class Layer:
         self._non_trainable_vars: list[Variable] = []
         self._inbound_nodes: list[LayerNode] = []
         self.input_spec = None
-        self.supports_masking = False
+        # As in Keras: a layer that defines compute_mask supports masking; others opt in.
+        self.supports_masking = type(self).compute_mask is not Layer.compute_mask
+        self.activity_regularizer = _regularizers.get(activity_regularizer)
+        self._losses: list = []
+        self._weight_option_names: list[str] = []
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         self._batch_input_shape = (batch_size, *input_shape) if input_shape is not None else None
@@ -91,8 +103,53 @@ class Layer:
         name = name or f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
         path = "/".join(current_scope() or (self.name,)) + "/" + name
         variable = Variable(value, name=name, path=path, trainable=trainable, dtype=dtype, copy=False)
+        # Read by the training graph (penalty added to the loss) and the engine (projection after
+        # each step), as Keras's `variable.regularizer` / `variable.constraint`.
+        variable.regularizer = _regularizers.get(regularizer)
+        variable.constraint = _constraints.get(constraint)
         (self._trainable_vars if trainable else self._non_trainable_vars).append(variable)
         return variable
+
+    def _weight_options(self, **options) -> None:
+        """Keep `*_regularizer` / `*_constraint` constructor arguments (resolved, and in get_config)."""
+        for key, value in options.items():
+            value = _regularizers.get(value) if key.endswith("_regularizer") else _constraints.get(value)
+            setattr(self, key, value)
+            if key not in self._weight_option_names:
+                self._weight_option_names.append(key)
+
+    # -- losses ------------------------------------------------------------------------------
+    def add_loss(self, loss) -> None:
+        """Add a scalar loss term (Keras `add_loss`): call it in `call` on a symbolic tensor.
+
+        The training graph sums every added loss into the total loss (Keras's `compute_loss`
+        adds `model.losses`); tensors are reduced with a sum first.
+        """
+        collector = current_options().get("added_losses")
+        items = list(flatten(loss))
+        for item in items:
+            if not isinstance(item, SymbolicTensor) and not hasattr(item, "shape"):
+                raise ValueError(f"Layer '{self.name}': add_loss() takes tensors (from inside call() or "
+                                 f"build()), got {item!r}.")
+        (collector if collector is not None else self._losses).extend(items)
+
+    @property
+    def losses(self) -> list:
+        """Losses from `add_loss` and activity regularizers of this layer and its sublayers, then
+        the weight regularization penalties (current values)."""
+        own = list(self._losses)
+        for layer in _all_sublayers(self):
+            own.extend(layer._losses)
+        return own + [np.asarray(v.regularizer(v.value)) for v in self.trainable_weights
+                      if getattr(v, "regularizer", None) is not None]
+
+    def _activity_losses(self, outputs) -> None:
+        """Keras: activity penalty of every output, divided by the batch size."""
+        from onnxgraph.layers._masking import batch_normalized
+
+        for output in flatten(outputs):
+            if isinstance(output, SymbolicTensor):
+                self.add_loss(batch_normalized(self.activity_regularizer(output), output))
 
     @property
     def weights(self) -> list[Variable]:
@@ -166,6 +223,11 @@ class Layer:
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        for key in self._weight_option_names:
+            serialize = _regularizers.serialize if key.endswith("_regularizer") else _constraints.serialize
+            config[key] = serialize(getattr(self, key))
+        if self.activity_regularizer is not None or self._activity_in_config:
+            config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         return config
@@ -206,14 +268,30 @@ class Layer:
         _onnxscript.ensure_installed()  # onnxscript functions called in `call` emit into the graph
         inputs = args[0] if args else next(iter(kwargs.values()))
         check_input_spec(self, self.input_spec, [x for x in flatten(inputs) if isinstance(x, SymbolicTensor)])
+        if not current_scope() and current_options().get("added_losses") is None:
+            self._clear_losses()  # as Keras: a top-level call keeps only its own added losses
         with name_scope(self.name):
             if not self.built:
                 self._build_from(inputs)
             start = next(_ids)
             call_kwargs = {k: v for k, v in kwargs.items() if k in self._call_params or
                            "kwargs" in self._call_params}
+            previous_mask = _masks.populate(self, args, kwargs, call_kwargs)
             outputs = self.call(*args, **call_kwargs)
-        return self._claim_outputs(args, kwargs, outputs, start)
+            if self.activity_regularizer is not None:
+                self._activity_losses(outputs)
+        outputs = self._claim_outputs(args, kwargs, outputs, start)
+        _masks.set_output_masks(self, inputs, outputs, previous_mask)
+        return outputs
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The mask of the outputs (override; the default passes the input's mask on)."""
+        return previous_mask
+
+    def _clear_losses(self) -> None:
+        self._losses.clear()
+        for layer in _all_sublayers(self):
+            layer._losses.clear()
 
     def _build_from(self, inputs) -> None:
         shapes = map_structure(lambda x: x.shape if isinstance(x, SymbolicTensor) else None, inputs)
@@ -235,8 +313,11 @@ class Layer:
 
                     x = constant(x)
             if x.id < start_id or x.producer is None:
+                mask = getattr(x, "_keras_mask", None)
                 with name_scope(self.name):
                     x = ops.identity(x)
+                if mask is not None:
+                    x._keras_mask = mask
             return x
 
         outputs = map_structure(claim, outputs)
@@ -279,6 +360,17 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _all_sublayers(layer):
+    found, stack, seen = [], list(layer._layers), {id(layer)}
+    while stack:
+        item = stack.pop(0)
+        if id(item) not in seen:
+            seen.add(id(item))
+            found.append(item)
+            stack.extend(item._layers)
+    return found
 
 
 def _unique(variables):

@@ -51,6 +51,9 @@ class LayerNormalization(Layer):
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, rms_scaling=False, **kwargs):
         super().__init__(**kwargs)
+        self._weight_options(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                             beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        self.supports_masking = True
         if not isinstance(axis, (int, list, tuple)):
             raise TypeError(f"LayerNormalization: `axis` must be an int or a list of ints, got {axis!r}.")
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else axis
@@ -74,10 +77,10 @@ class LayerNormalization(Layer):
                 f"Layer '{self.name}' normalizes over axes {self.axis}, which need known sizes; got input "
                 f"shape {tuple(input_shape)}."
             )
-        self.gamma = self.add_weight(shape, self.gamma_initializer, name="gamma") \
-            if (self.scale or self.rms_scaling) else None
-        self.beta = self.add_weight(shape, self.beta_initializer, name="beta") \
-            if (self.center and not self.rms_scaling) else None
+        self.gamma = self.add_weight(shape, self.gamma_initializer, name="gamma", regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if (self.scale or self.rms_scaling) else None
+        self.beta = self.add_weight(shape, self.beta_initializer, name="beta", regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if (self.center and not self.rms_scaling) else None
         self.input_spec = InputSpec(ndim=rank, axes={a: input_shape[a] for a in self.axis})
 
     def call(self, inputs):
@@ -135,6 +138,9 @@ class GroupNormalization(Layer):
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        self._weight_options(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                             beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        self.supports_masking = True
         if not isinstance(groups, int) or (groups <= 0 and groups != -1):
             raise ValueError(f"GroupNormalization: `groups` must be a positive int (or -1), got {groups!r}.")
         self.groups = groups
@@ -160,8 +166,10 @@ class GroupNormalization(Layer):
             raise ValueError(f"Layer '{self.name}': groups={self.groups} must divide the {dim} channels of input "
                              f"shape {tuple(input_shape)}.")
         self.input_spec = InputSpec(ndim=rank, axes={self.axis: dim})
-        self.gamma = self.add_weight((dim,), self.gamma_initializer, name="gamma") if self.scale else None
-        self.beta = self.add_weight((dim,), self.beta_initializer, name="beta") if self.center else None
+        self.gamma = self.add_weight((dim,), self.gamma_initializer, name="gamma", regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight((dim,), self.beta_initializer, name="beta", regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
 
     def call(self, inputs):
         x = inputs if dtypes.is_float(inputs.dtype) else ops.cast(inputs, self.dtype)

@@ -36,6 +36,37 @@ class _Merge(Layer):
         self._check(inputs)
         return self._merge(list(inputs))
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras: the OR of the inputs' masks when every input has one, else no mask."""
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if not masks or any(m is None for m in masks):
+            return None
+        return _chain(ops.logical_or, [ops.cast(m, "bool") for m in masks])
+
+
+def _feature_mask(x):
+    mask = getattr(x, "_keras_mask", None)
+    if mask is None:
+        return None
+    return ops.logical_and(ops.expand_dims(ops.cast(mask, "bool"), -1), ops.ones_like(x, dtype="bool"))
+
+
+def _merge_masked_or(op, xs):
+    """Keras's `_apply_merge_op_and_or_mask` (Maximum, Minimum): masked values never win."""
+    output, output_mask = None, None
+    for x in xs:
+        mask = _feature_mask(x)
+        if output is None:
+            output, output_mask = x, mask
+            continue
+        if mask is not None:
+            x = ops.where(mask, x, output)
+        if output_mask is not None:
+            output = ops.where(output_mask, output, x)
+        output_mask = ops.logical_or(output_mask, mask) if mask is not None and output_mask is not None else None
+        output = op(output, x)
+    return output
+
 
 def _chain(fn, xs):
     y = xs[0]
@@ -60,7 +91,15 @@ class Subtract(_Merge):
 
 class Multiply(_Merge):
     def _merge(self, xs):
-        return _chain(ops.multiply, xs)
+        masks = [_feature_mask(x) for x in xs]
+        if all(m is None for m in masks):
+            return _chain(ops.multiply, xs)
+        # Keras: masked values count as 1; with every input masked, positions masked everywhere are 0.
+        xs = [x if m is None else ops.where(m, x, ops.ones_like(x)) for x, m in zip(xs, masks)]
+        output = _chain(ops.multiply, xs)
+        if all(m is not None for m in masks):
+            output = ops.where(_chain(ops.logical_or, masks), output, ops.zeros_like(output))
+        return output
 
 
 class Average(_Merge):
@@ -70,12 +109,12 @@ class Average(_Merge):
 
 class Maximum(_Merge):
     def _merge(self, xs):
-        return _chain(ops.maximum, xs)
+        return _merge_masked_or(ops.maximum, xs)
 
 
 class Minimum(_Merge):
     def _merge(self, xs):
-        return _chain(ops.minimum, xs)
+        return _merge_masked_or(ops.minimum, xs)
 
 
 class Concatenate(Layer):
@@ -96,6 +135,19 @@ class Concatenate(Layer):
                 f"({self.axis}); got shapes {[x.shape for x in inputs]}."
             ) from None
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras: concatenate the masks (all-true for unmasked inputs), then any() over the last axis."""
+        if not isinstance(mask, (list, tuple)) or all(m is None for m in mask):
+            return None
+        masks = []
+        for x, m in zip(inputs, mask):
+            if m is None:
+                m = ops.ones_like(x, dtype="bool")
+            elif m.ndim < x.ndim:
+                m = ops.logical_and(ops.expand_dims(ops.cast(m, "bool"), -1), ops.ones_like(x, dtype="bool"))
+            masks.append(m)
+        return ops.any(ops.concatenate(masks, axis=self.axis), axis=-1)
+
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
 
@@ -105,6 +157,7 @@ class Dot(Layer):
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.axes = axes
         self.normalize = normalize
 
@@ -123,6 +176,9 @@ class Dot(Layer):
         if self.normalize:
             x, y = _l2_normalize(x, ax), _l2_normalize(y, ay)
         return _batch_dot(x, y, ax, ay)
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # Keras: the contracted output has no mask
 
     def get_config(self):
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}

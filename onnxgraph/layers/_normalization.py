@@ -64,6 +64,8 @@ class BatchNormalization(Layer):
                  beta_constraint=None, gamma_constraint=None, renorm=False, renorm_clipping=None,
                  renorm_momentum=0.99, synchronized=False, **kwargs):
         super().__init__(**kwargs)
+        self._weight_options(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                             beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         if isinstance(axis, (list, tuple)):
             raise ValueError(f"BatchNormalization: `axis` must be one int (the channel axis), got {axis!r}.")
         if renorm:
@@ -97,9 +99,11 @@ class BatchNormalization(Layer):
             )
         shape = (channels,)
         if self.scale:
-            self.gamma = self.add_weight(shape, self.gamma_initializer, name="gamma")
+            self.gamma = self.add_weight(shape, self.gamma_initializer, name="gamma", regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
         if self.center:
-            self.beta = self.add_weight(shape, self.beta_initializer, name="beta")
+            self.beta = self.add_weight(shape, self.beta_initializer, name="beta", regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint)
         self.moving_mean = self.add_weight(shape, self.moving_mean_initializer, name="moving_mean",
                                            trainable=False)
         self.moving_variance = self.add_weight(shape, self.moving_variance_initializer,
@@ -200,8 +204,7 @@ class BatchNormalization(Layer):
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-                "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
-                "gamma_constraint": None, "synchronized": False}
+                "synchronized": False}
 
 
 def _scalar(value):

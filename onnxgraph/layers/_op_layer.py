@@ -39,6 +39,9 @@ class OpLayer(Layer):
         'concatenate'
     """
 
+    # Keras ops on symbolic tensors are not layers: they drop a mask without a warning.
+    _warns_on_dropped_mask = False
+
     def __init__(self, op, arguments=None, **kwargs):
         if op not in _op_table():
             raise ValueError(

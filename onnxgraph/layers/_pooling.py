@@ -192,6 +192,9 @@ class GlobalAveragePooling1D(_GlobalPooling):
         super().__init__(data_format, keepdims, **kwargs)
         self.supports_masking = True
 
+    def compute_mask(self, inputs, mask=None):
+        return None  # Keras: the pooled output has no steps left to mask
+
     def call(self, inputs, mask=None):
         if mask is None:
             return super().call(inputs)

@@ -22,10 +22,11 @@ from onnxgraph import ops
 from onnxgraph.backend import dtypes
 from onnxgraph.backend.emit import constant, emit
 from onnxgraph.backend.scope import current_options, current_scope, name_scope
-from onnxgraph.layers import _rnn_emit
+from onnxgraph.layers import _rnn_emit, _rnn_mask
 from onnxgraph.layers._input_spec import InputSpec
 from onnxgraph.layers._layer import Layer
-from onnxgraph.layers._rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
+from onnxgraph.utils._tree import flatten
+from onnxgraph.layers._rnn_cells import WEIGHT_OPTIONS, GRUCell, LSTMCell, SimpleRNNCell
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
 
@@ -36,10 +37,13 @@ _CELL_ARGS = ("activation", "recurrent_activation", "use_bias", "kernel_initiali
 class _RNN(Layer):
     """Sequence handling shared by the three layers; subclasses make the cell and emit the node."""
 
+    _activity_in_config = True
+
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, activity_regularizer=None,
                  use_cudnn="auto", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.supports_masking = True
         if stateful:
             raise ValueError(
                 f"Layer '{self.name}': stateful=True is not supported (an ONNX model keeps no state "
@@ -78,16 +82,20 @@ class _RNN(Layer):
         self.cell.built = True
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
-        if mask is not None:
-            raise ValueError(f"Layer '{self.name}': masks are not supported; pad and let the model learn, "
-                             "or cut sequences to their length.")
         x_tm = self._time_major(sequences)
-        y_tm, states = self._sequence(x_tm, initial_state, training)
+        mask_tm = None if mask is None else _rnn_mask.time_major_mask(mask)
+        y_tm, states, last = self._sequence(x_tm, initial_state, training, mask_tm)
         if self.return_sequences:
             output = ops.transpose(y_tm, (1, 0, 2))
         else:
-            output = ops.identity(states[0]) if self.return_state else states[0]
+            output = ops.identity(last) if self.return_state and last is states[0] else last
         return [output, *states] if self.return_state else output
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: the input mask for the output sequence; none for a last output or the states."""
+        mask = flatten(mask)[0] if isinstance(mask, (list, tuple)) else mask
+        output_mask = mask if self.return_sequences else None
+        return [output_mask] + [None] * len(self.state_size) if self.return_state else output_mask
 
     # -- pieces Bidirectional reuses on a shared time-major input ------------------------------------
     def _time_major(self, sequences):
@@ -96,8 +104,8 @@ class _RNN(Layer):
             sequences = ops.cast(sequences, dtype)
         return ops.transpose(sequences, (1, 0, 2))
 
-    def _sequence(self, x_tm, initial_state, training):
-        """(y (T, B, u) in processing order, [states (B, u)]) for time-major x (T, B, F)."""
+    def _sequence(self, x_tm, initial_state, training, mask_tm=None):
+        """(y (T, B, u) in processing order, [states (B, u)], last output (B, u)) for time-major x."""
         if training and self.cell.recurrent_dropout > 0:
             raise ValueError(
                 f"Layer '{self.name}': recurrent_dropout cannot be trained with a fused ONNX "
@@ -107,9 +115,13 @@ class _RNN(Layer):
             x_tm = _sequence_dropout(x_tm, self.cell.dropout, self.cell.seed)
         if self.go_backwards:
             x_tm = _rnn_emit.reverse_time(x_tm)
+            mask_tm = None if mask_tm is None else _rnn_emit.reverse_time(mask_tm)
         initial = [None if s is None else ops.expand_dims(s, 0) for s in self._initial_states(initial_state)]
+        if mask_tm is not None:
+            return _rnn_mask.run_masked(self, x_tm, mask_tm, initial)
         y, *states = self._emit(x_tm, initial)
-        return ops.squeeze(y, 1), [ops.squeeze(s, 0) for s in states]
+        states = [ops.squeeze(s, 0) for s in states]
+        return ops.squeeze(y, 1), states, states[0]
 
     def _initial_states(self, initial_state) -> list:
         if initial_state is None:
@@ -155,11 +167,9 @@ def _sequence_dropout(x_tm, rate: float, seed):
 
 
 def _cell_kwargs(layer_kwargs: dict) -> dict:
-    """Move the cell's arguments out of the layer's kwargs (regularizers/constraints are not supported)."""
-    cell = {k: layer_kwargs.pop(k) for k in list(layer_kwargs) if k in _CELL_ARGS}
-    for key in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
-                "recurrent_constraint", "bias_constraint", "implementation"):
-        layer_kwargs.pop(key, None)
+    """Move the cell's arguments (regularizers and constraints too) out of the layer's kwargs."""
+    cell = {k: layer_kwargs.pop(k) for k in list(layer_kwargs) if k in _CELL_ARGS + WEIGHT_OPTIONS}
+    layer_kwargs.pop("implementation", None)
     return {**cell, "dtype": layer_kwargs.get("dtype"), "trainable": layer_kwargs.get("trainable", True)}
 
 
@@ -233,8 +243,8 @@ class LSTM(_RNN):
     recurrent_activation = property(lambda self: self.cell.recurrent_activation)
     unit_forget_bias = property(lambda self: self.cell.unit_forget_bias)
 
-    def _emit(self, x_tm, initial):
-        return _rnn_emit.lstm(self.name, self.cell, x_tm, *initial)
+    def _emit(self, x_tm, initial, carry=False):
+        return _rnn_emit.lstm(self.name, self.cell, x_tm, *initial, carry=carry)
 
 
 class GRU(_RNN):

@@ -27,8 +27,8 @@ ONNX_ACTIVATIONS = {
     "softplus": ("Softplus", (), ()),
 }
 
-_IGNORED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
-            "recurrent_constraint", "bias_constraint", "implementation")
+WEIGHT_OPTIONS = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+                  "recurrent_constraint", "bias_constraint")
 
 
 class _Cell(Layer):
@@ -39,9 +39,10 @@ class _Cell(Layer):
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
-        for key in _IGNORED:
-            kwargs.pop(key, None)
+        kwargs.pop("implementation", None)  # Keras 2's kernel choice; one implementation here
+        options = {key: kwargs.pop(key, None) for key in WEIGHT_OPTIONS}
         super().__init__(**kwargs)
+        self._weight_options(**options)
         if not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{type(self).__name__}: `units` must be a positive int, got {units!r}.")
         self.units = int(units)
@@ -67,10 +68,13 @@ class _Cell(Layer):
                 f"input shape {tuple(input_shape)}. Give the Input a static last dimension."
             )
         width = self.units * self.gates
-        self.kernel = self.add_weight((input_dim, width), self.kernel_initializer, name="kernel")
+        self.kernel = self.add_weight((input_dim, width), self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight((self.units, width), self.recurrent_initializer,
-                                                name="recurrent_kernel")
-        self.bias = self.add_weight(self._bias_shape(), self._bias_init(), name="bias") if self.use_bias else None
+                                                name="recurrent_kernel", regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
+        self.bias = self.add_weight(self._bias_shape(), self._bias_init(), name="bias", regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
 
     def _bias_shape(self) -> tuple:
         return (self.units * self.gates,)

@@ -118,9 +118,18 @@ def _outputs(x, units: int, n_states: int):
     return dict(outputs=1 + n_states, shapes=shapes, dtypes_=[x.dtype] * (1 + n_states))
 
 
-def lstm(layer_name: str, cell, x, h0=None, c0=None):
-    """Y (T, 1, B, u), Y_h, Y_c (1, B, u) of an ONNX LSTM over time-major x (T, B, F)."""
-    w, r = _weights(cell, x.shape[-1], IFCO_TO_IOFC)
+def lstm(layer_name: str, cell, x, h0=None, c0=None, carry=False):
+    """Y (T, 1, B, u), Y_h, Y_c (1, B, u) of an ONNX LSTM over time-major x (T, B, F).
+
+    With `carry`, x has one more feature channel, 1 on steps that must leave the cell state
+    unchanged: its weights open the forget gate and shut the input gate there (`_rnn_mask.py`).
+    """
+    w, r = _weights(cell, x.shape[-1] - int(carry), IFCO_TO_IOFC)
+    if carry:
+        u = cell.units
+        column = np.zeros((1, 4 * u, x.shape[-1]), dtype=np.dtype(w.dtype))
+        column[0, :u, -1], column[0, 2 * u:3 * u, -1] = -_SATURATE, _SATURATE  # ONNX gates i, o, f, c
+        w = ops.add(_pad(w, axis=2, after=1), constant(column))
     b = _bias_with_zero_recurrent(cell, IFCO_TO_IOFC)
     attrs = {"hidden_size": cell.units, **activation_attrs(layer_name, "LSTM", cell.onnx_activations())}
     return emit("LSTM", [x, w, r, b, None, h0, c0, None], attrs, **_outputs(x, cell.units, 2))

@@ -19,12 +19,13 @@ __all__ = ["DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableCo
 
 
 class _DepthwiseBase(Layer):
+    _activity_in_config = True
     rank = 2
 
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
                  dilation_rate=1, activation=None, use_bias=True, bias_initializer="zeros",
                  bias_regularizer=None, activity_regularizer=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         rank = self.rank
         if not isinstance(depth_multiplier, int) or depth_multiplier <= 0:
             raise ValueError(f"{type(self).__name__}: `depth_multiplier` must be a positive int, got "
@@ -38,9 +39,8 @@ class _DepthwiseBase(Layer):
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.bias_initializer = initializers.get(bias_initializer)
-        # Regularizers and constraints are kept for the training engine; inference ignores them.
-        self.bias_regularizer, self.activity_regularizer = bias_regularizer, activity_regularizer
-        self.bias_constraint = bias_constraint
+        # Penalties join the training loss, constraints project after each step; inference ignores both.
+        self._weight_options(bias_regularizer=bias_regularizer, bias_constraint=bias_constraint)
         self.input_spec = InputSpec(ndim=rank + 2)
 
     def _channels(self, input_shape) -> int:
@@ -74,13 +74,15 @@ class _Depthwise(_DepthwiseBase):
                          use_bias, bias_initializer, bias_regularizer, activity_regularizer, bias_constraint,
                          **kwargs)
         self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.depthwise_regularizer, self.depthwise_constraint = depthwise_regularizer, depthwise_constraint
+        self._weight_options(depthwise_regularizer=depthwise_regularizer, depthwise_constraint=depthwise_constraint)
 
     def build(self, input_shape):
         channels = self._channels(input_shape)
         self.kernel = self.add_weight(self.kernel_size + (channels, self.depth_multiplier),
-                                      self.depthwise_initializer, name="kernel")
-        self.bias = (self.add_weight((channels * self.depth_multiplier,), self.bias_initializer, name="bias")
+                                      self.depthwise_initializer, name="kernel",
+                                      regularizer=self.depthwise_regularizer, constraint=self.depthwise_constraint)
+        self.bias = (self.add_weight((channels * self.depth_multiplier,), self.bias_initializer, name="bias",
+                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
                      if self.use_bias else None)
         self.built = True  # as Keras: a direct build() call counts
 
@@ -110,16 +112,21 @@ class _Separable(_DepthwiseBase):
         self.filters = filters
         self.depthwise_initializer = initializers.get(depthwise_initializer)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
-        self.depthwise_regularizer, self.depthwise_constraint = depthwise_regularizer, depthwise_constraint
-        self.pointwise_regularizer, self.pointwise_constraint = pointwise_regularizer, pointwise_constraint
+        self._weight_options(depthwise_regularizer=depthwise_regularizer, pointwise_regularizer=pointwise_regularizer,
+                             depthwise_constraint=depthwise_constraint, pointwise_constraint=pointwise_constraint)
 
     def build(self, input_shape):
         channels = self._channels(input_shape)
         self.depthwise_kernel = self.add_weight(self.kernel_size + (channels, self.depth_multiplier),
-                                                self.depthwise_initializer, name="depthwise_kernel")
+                                                self.depthwise_initializer, name="depthwise_kernel",
+                                                regularizer=self.depthwise_regularizer,
+                                                constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight((1,) * self.rank + (channels * self.depth_multiplier, self.filters),
-                                                self.pointwise_initializer, name="pointwise_kernel")
-        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias") if self.use_bias else None
+                                                self.pointwise_initializer, name="pointwise_kernel",
+                                                regularizer=self.pointwise_regularizer,
+                                                constraint=self.pointwise_constraint)
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias", regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.built = True  # as Keras: a direct build() call counts
 
     def call(self, inputs):

@@ -37,6 +37,7 @@ class TimeDistributed(Layer):
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed wraps a layer instance, received {layer!r}.")
         super().__init__(**kwargs)
+        self.supports_masking = True  # Keras: the (batch, time) mask passes through
         self.layer = layer
         self.input_spec = InputSpec(min_ndim=3)
 

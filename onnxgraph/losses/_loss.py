@@ -83,17 +83,37 @@ class Loss:
         """The scalar training loss with this loss's reduction (symbolic); sample_weight shape (batch,)."""
         if not is_symbolic(y_true, y_pred):
             raise TypeError(f"Loss '{self.name}'.emit_reduced needs symbolic tensors.")
-        return self._reduce(self.call(y_true, y_pred), sample_weight, self._mask(y_true, y_pred))
+        values = self.call(y_true, y_pred)
+        return self._reduce(values, sample_weight, self._combined_mask(y_true, y_pred, values))
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Keras's `loss(y_true, y_pred, sample_weight)`: reduced value (float array, or symbolic scalar)."""
         values = self.call(y_true, y_pred)
-        out = self._reduce(values, sample_weight, self._mask(y_true, y_pred))
+        out = self._reduce(values, sample_weight, self._combined_mask(y_true, y_pred, values))
         return out if is_symbolic(out) else np.asarray(out, dtype=np.float32)
 
     def _mask(self, y_true, y_pred):
         """Keras mask of the unreduced values (1 = counts), or None; sparse CE's ignore_class sets one."""
         return None
+
+    def _combined_mask(self, y_true, y_pred, values):
+        """The loss's own mask and the prediction's Keras mask (`y_pred._keras_mask`), as floats.
+
+        Keras 3 treats a mask on the prediction as a sample weight: masked entries count zero and
+        the mean runs over the unmasked ones (`losses.loss.apply_mask`).
+        """
+        own = self._mask(y_true, y_pred)
+        keras_mask = getattr(y_pred, "_keras_mask", None)
+        if keras_mask is None:
+            return own
+        keras_mask = ops.cast(keras_mask, values.dtype)
+        if keras_mask.ndim == values.ndim + 1 and keras_mask.shape[-1] == 1:
+            keras_mask = ops.squeeze(keras_mask, -1)
+        while keras_mask.ndim < values.ndim:
+            keras_mask = ops.expand_dims(keras_mask, -1)
+        if own is None:
+            return keras_mask
+        return ops.multiply(ops.cast(own, values.dtype), keras_mask)
 
     def _reduce(self, values, sample_weight, mask=None):
         if mask is not None:
@@ -122,8 +142,9 @@ class Loss:
         return ops.divide(total, ops.sum(_weights_like(sample_weight, per_sample)))
 
     def _reduce_masked(self, values, sample_weight, mask):
-        # Keras's apply_mask: averages run over unmasked entries only (values are already 0 where masked).
+        # Keras's apply_mask: averages run over unmasked entries only, which count zero.
         weights = None if sample_weight is None else _weights_like(sample_weight, values)
+        values = ops.multiply(values, mask)
         weighted = values if weights is None else ops.multiply(values, weights)
         if self.reduction in (None, "none"):
             return weighted

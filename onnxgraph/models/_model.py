@@ -28,6 +28,9 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
         >>> model = Model(inputs, outputs, name="mnist_model")
     """
 
+    # A nested model's outputs carry the masks its own layers computed (Keras's Functional).
+    _warns_on_dropped_mask = False
+
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         super().__init__(name=name or _auto_model_name(type(self)), trainable=trainable, **kwargs)
         self._functional = False

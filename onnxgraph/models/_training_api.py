@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
@@ -37,10 +36,13 @@ class TrainingMixin:
     _train_seed = None
     _optimizer_order = None
     _train_threads = None
+    _train_engine = "auto"
+    _train_providers = "auto"
 
     # -- compile ---------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, engine="auto",
+                providers="auto"):
         """Configure the model for training (Keras 3 arguments).
 
         Args:
@@ -51,14 +53,23 @@ class TrainingMixin:
                 multi-output models.
             weighted_metrics: like `metrics`, computed with the sample weights.
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for Keras
-                compatibility; steps always run as onnxruntime-training graph steps.
+                compatibility; steps always run as onnxruntime graph steps.
+            engine: "auto", "onnx" (a standard-ONNX train-step graph on any onnxruntime) or
+                "ort-training" (onnxruntime-training, CPU only); see onnxgraph/trainer/_engines.py.
+            providers: where "onnx" trains: "auto" (CUDA if usable), "cpu", "cuda" or a provider list.
 
         Example:
             >>> model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         """
         from onnxgraph import optimizers
+        from onnxgraph.runtime._providers import resolve_providers
+        from onnxgraph.trainer._engines import check_engine
 
         self._close_engine()
+        self._train_engine = check_engine(engine)
+        if providers not in ("auto", "cpu", "cuda") and not isinstance(providers, (list, tuple)):
+            resolve_providers(providers)  # raises the teaching error
+        self._train_providers = providers
         self.optimizer = optimizers.get(optimizer)
         self._compile_args = (loss, loss_weights, metrics, weighted_metrics)
         self._compile_config = None
@@ -116,7 +127,7 @@ class TrainingMixin:
     def _prepare(self, x, y, what: str):
         """Resolve losses/metrics (from the first targets) and build the engine once."""
         from onnxgraph.trainer._data import DataSpec, is_array_like
-        from onnxgraph.trainer._engine import Engine
+        from onnxgraph.trainer._engines import make_engine
 
         self._require_compiled(what)
         if self._compile_config is None:
@@ -136,8 +147,8 @@ class TrainingMixin:
         if self._train_seed is None:
             self._train_seed = _default_train_seed(self)
         if self._engine is None:
-            self._engine = Engine(self, losses, config.loss_weights, config.label_specs(), self.optimizer,
-                                  threads=self._train_threads)
+            self._engine = make_engine(self._train_engine, self, losses, config.loss_weights, config.label_specs(),
+                                       self.optimizer, threads=self._train_threads, providers=self._train_providers)
             self._match_optimizer_order()
         return DataSpec(self, losses)
 
@@ -265,6 +276,20 @@ class TrainingMixin:
         self._sync_trained_weights()
         return super()._runner(*args, **kwargs)
 
+    def export_training(self, filepath, y=None) -> None:
+        """Write the train-step graph (forward, loss, gradients, optimizer update) as one `.onnx` file.
+
+        It runs on any ONNX runtime: inputs are a batch, labels, sample weights, the weights and
+        optimizer slots (defaulting to their current values), `learning_rate` and `iteration`;
+        outputs the loss, predictions, gradients and new weights and slots. Its doc string and
+        metadata entry `onnxgraph.training` say which output feeds which input at the next step.
+        `y`: example targets, needed only when a loss depends on their shape ("crossentropy").
+        """
+        from onnxgraph.trainer._export import export_model
+
+        self._require_compiled("export_training()")
+        export_model(self, filepath, y)
+
     # -- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, filepath) -> None:
         """Write weights, optimizer state (slots, iterations, learning rate), epoch and seed to one file.
@@ -287,7 +312,9 @@ class TrainingMixin:
             meta["optimizer"] = optimizers.serialize(self.optimizer)
             meta["optimizer_params"] = self._optimizer_param_paths()
         arrays["meta"] = np.asarray(json.dumps(meta))
-        _atomic_savez(os.fspath(filepath), arrays)
+        from onnxgraph.trainer._checkpoint_files import atomic_savez
+
+        atomic_savez(os.fspath(filepath), arrays)
 
     def _optimizer_param_paths(self):
         if self._engine is not None:
@@ -339,7 +366,9 @@ class TrainingMixin:
         if sorted(saved) != sorted(current):
             raise ValueError("The checkpoint's optimizer state is for other trainable weights "
                              f"({len(saved)} saved, {len(current)} now); were layers frozen differently?")
-        self.optimizer.set_state(_reorder_slots(self.optimizer.get_state(), saved, current))
+        from onnxgraph.trainer._checkpoint_files import reorder_slots
+
+        self.optimizer.set_state(reorder_slots(self.optimizer.get_state(), saved, current))
 
 
 def _default_train_seed(model) -> int:
@@ -361,32 +390,3 @@ def _default_train_seed(model) -> int:
     from onnxgraph.utils._rng import generator
 
     return int(generator().integers(1, 2**31 - 1))
-
-
-def _reorder_slots(state: dict, saved: list, current: list) -> dict:
-    position = {path: i for i, path in enumerate(saved)}
-    result = {}
-    for key, value in state.items():
-        if "/" in key and key.rsplit("/", 1)[1].isdigit():
-            slot, index = key.rsplit("/", 1)
-            new_index = next(i for i, path in enumerate(current) if position[path] == int(index))
-            result[f"{slot}/{new_index}"] = value
-        else:
-            result[key] = value
-    return result
-
-
-def _atomic_savez(filepath: str, arrays: dict) -> None:
-    folder = os.path.dirname(os.path.abspath(filepath))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

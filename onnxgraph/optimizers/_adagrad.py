@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxgraph.optimizers._base import Optimizer
+from onnxgraph.optimizers._graph import op, scalar
 
 __all__ = ["Adagrad"]
 
@@ -40,6 +41,11 @@ class Adagrad(Optimizer):
         np.multiply(grad, lr, out=tmp)
         np.divide(tmp, tmp2, out=tmp)
         param -= tmp
+
+    def _emit_update(self, i, param, grad, slots, step):
+        acc = op("Add", slots["accumulator"], op("Mul", grad, grad))
+        denominator = op("Sqrt", op("Add", acc, scalar(self.epsilon, param.dtype)))
+        return op("Sub", param, op("Div", op("Mul", grad, step.lr), denominator)), {"accumulator": acc}
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxgraph.optimizers._base import Optimizer
+from onnxgraph.optimizers._graph import op, scalar
 
 __all__ = ["Adam", "AdamW"]
 
@@ -76,6 +77,26 @@ class Adam(Optimizer):
         np.multiply(m, alpha, out=tmp2)
         np.divide(tmp2, tmp, out=tmp2)  # (m * alpha) / (sqrt(v) + epsilon), Keras's order
         param -= tmp2
+
+    def _emit_update(self, i, param, grad, slots, step):
+        f = param.dtype
+        beta_1, beta_2 = scalar(self.beta_1, f), scalar(self.beta_2, f)
+
+        def alpha():
+            one = scalar(1.0, f)
+            correction = op("Sqrt", op("Sub", one, op("Pow", beta_2, step.step)))
+            return op("Div", op("Mul", step.lr, correction), op("Sub", one, op("Pow", beta_1, step.step)))
+
+        alpha = step.cached(("adam_alpha", self.beta_1, self.beta_2), alpha)
+        m = op("Add", op("Mul", slots["momentum"], beta_1), op("Mul", grad, scalar(1 - self.beta_1, f)))
+        v = op("Add", op("Mul", slots["velocity"], beta_2),
+               op("Mul", op("Mul", grad, grad), scalar(1 - self.beta_2, f)))
+        new_slots = {"momentum": m, "velocity": v}
+        if self.amsgrad:
+            v = op("Max", slots["velocity_hat"], v)
+            new_slots["velocity_hat"] = v
+        denominator = op("Add", op("Sqrt", v), scalar(self.epsilon, f))
+        return op("Sub", param, op("Div", op("Mul", m, alpha), denominator)), new_slots
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,

@@ -236,6 +236,24 @@ class Optimizer:
         """Update `param` in place; `tmp`/`tmp2` are work buffers shaped like it (contents undefined)."""
         raise NotImplementedError(f"{type(self).__name__} must implement _update(i, param, grad, lr, tmp, tmp2).")
 
+    def _emit_update(self, i: int, param, grad, slots: dict, step):
+        """In-graph `_update`: return (new param, {slot: new value}) as SymbolicTensors (see `_graph.py`)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _emit_update for the 'onnx' engine.")
+
+    def emit_update(self, params, grads, slots, learning_rate, iteration, names=None):
+        """Emit one step as ONNX nodes: (new params, new slots); see `onnxgraph.optimizers._graph.emit_step`.
+
+        Args:
+            params, grads: lists of SymbolicTensors (same shapes).
+            slots: per parameter, {slot name: SymbolicTensor}.
+            learning_rate: float64 scalar tensor (the value `self.learning_rate` gives for this step).
+            iteration: int64 scalar tensor (`self.iterations` before this step).
+            names: parameter paths (for `exclude_from_weight_decay`).
+        """
+        from onnxgraph.optimizers._graph import emit_step
+
+        return emit_step(self, params, grads, slots, learning_rate, iteration, names)
+
     def _check_params(self, params) -> None:
         if len(params) != len(self._shapes):
             raise ValueError(f"{self.name}: built for {len(self._shapes)} parameters, got {len(params)}. An "

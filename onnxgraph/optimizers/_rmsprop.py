@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxgraph.optimizers._base import Optimizer
+from onnxgraph.optimizers._graph import op, scalar
 
 __all__ = ["RMSprop"]
 
@@ -70,6 +71,23 @@ class RMSprop(Optimizer):
             param -= m
         else:
             param -= increment
+
+    def _emit_update(self, i, param, grad, slots, step):
+        f = param.dtype
+        rho, one_minus_rho = scalar(self.rho, f), scalar(1 - self.rho, f)
+        v = op("Add", op("Mul", slots["velocity"], rho), op("Mul", op("Mul", grad, grad), one_minus_rho))
+        new_slots = {"velocity": v}
+        denominator = op("Add", v, scalar(self.epsilon, f))
+        if self.centered:
+            a = op("Add", op("Mul", slots["average_gradient"], rho), op("Mul", grad, one_minus_rho))
+            new_slots["average_gradient"] = a
+            denominator = op("Sub", denominator, op("Mul", a, a))
+        increment = op("Div", op("Mul", grad, step.lr), op("Sqrt", denominator))
+        if self.momentum > 0:
+            m = op("Add", op("Mul", slots["momentum"], scalar(self.momentum, f)), increment)
+            new_slots["momentum"] = m
+            return op("Sub", param, m), new_slots
+        return op("Sub", param, increment), new_slots
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxgraph.optimizers._base import Optimizer
+from onnxgraph.optimizers._graph import op, scalar
 
 __all__ = ["SGD"]
 
@@ -53,6 +54,16 @@ class SGD(Optimizer):
             param += tmp
         else:
             param += m
+
+    def _emit_update(self, i, param, grad, slots, step):
+        tmp = op("Mul", grad, step.lr)
+        if self.momentum == 0:
+            return op("Sub", param, tmp), {}
+        momentum = scalar(self.momentum, param.dtype)
+        m = op("Sub", op("Mul", slots["momentum"], momentum), tmp)
+        if self.nesterov:
+            return op("Add", op("Sub", param, tmp), op("Mul", m, momentum)), {"momentum": m}
+        return op("Add", param, m), {"momentum": m}
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

@@ -150,7 +150,10 @@ class MetricsState:
             if targets[i] is None:
                 continue
             sample_weight = weights[i] if weighted and weights else None
-            metric.update_state(targets[i], preds[i], sample_weight=sample_weight)
+            pred, mask = np.asarray(preds[i]), getattr(preds[i], "_keras_mask", None)
+            if mask is not None and isinstance(metric, metrics_module.MeanMetricWrapper):
+                sample_weight = _masked_weights(sample_weight, mask)  # Keras apply_mask(reduction="sum")
+            metric.update_state(targets[i], pred, sample_weight=sample_weight)
 
     def results(self) -> dict:
         logs = {"loss": self.loss_tracker.result()}
@@ -172,3 +175,14 @@ class MetricsState:
 def batch_size_of(arrays) -> int:
     first = arrays[0] if arrays else None
     return int(first.shape[0]) if first is not None and np.ndim(first) else 1
+
+
+def _masked_weights(sample_weight, mask):
+    """Keras's `apply_mask(sample_weight, mask, reduction="sum")`: the mask times the sample weights."""
+    mask = np.asarray(mask, dtype=np.float32)
+    if sample_weight is None:
+        return mask
+    sample_weight = np.asarray(sample_weight, dtype=np.float32)
+    while sample_weight.ndim < mask.ndim:
+        sample_weight = sample_weight[..., None]
+    return mask * sample_weight

@@ -33,6 +33,8 @@ class Engine:
         threads: intra-op threads for onnxruntime (None: its default).
     """
 
+    kind = "ort-training"
+
     def __init__(self, model, losses, loss_weights, label_specs, optimizer, threads=None):
         self.model = model
         self.optimizer = optimizer
@@ -58,6 +60,7 @@ class Engine:
                            for name, (var, transform) in self.params.items()}
             self.module = _ForwardOnly(self.train_graph.proto, self.eval_graph.proto, self._views, threads)
         self._trainable_views = [self._views[name] for name in self.trainable]
+        self._constrained = _constrained_params(self.trainable, self.params, self._views)
         self._grads: list[np.ndarray] | None = None
         self._updates = [(self._views[self._param_name(var)], i) for i, (var, _) in enumerate(self.train_graph.updates)]
         self._versions = {name: var.version for name, (var, _) in self.params.items()}
@@ -92,11 +95,13 @@ class Engine:
                 # Gradient buffers exist after the first step and keep their address afterwards.
                 self._grads = [self.state.parameters[name].grad for name in self.trainable]
             self.optimizer.apply(self._trainable_views, self._grads)
+            _apply_constraints(self._constrained)
         first_update = self._n_losses + self._n_preds
         for view, i in self._updates:
             view[...] = outputs[first_update + i]
         self._dirty = True
-        return list(outputs[:self._n_losses]), list(outputs[self._n_losses:first_update])
+        preds = list(outputs[self._n_losses:first_update])
+        return list(outputs[:self._n_losses]), _with_masks(preds, self.train_graph.mask_outputs, outputs)
 
     def eval_step(self, feeds: list[np.ndarray]):
         """Inference-mode losses and predictions for one batch (no update)."""
@@ -104,7 +109,8 @@ class Engine:
         self.module.eval()
         outputs = self.module(*feeds)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-        return list(outputs[:self._n_losses]), list(outputs[self._n_losses:])
+        preds = list(outputs[self._n_losses:self._n_losses + self._n_preds])
+        return list(outputs[:self._n_losses]), _with_masks(preds, self.eval_graph.mask_outputs, outputs)
 
     # -- weights between the engine and the layers ---------------------------------------------------
     def sync_to_model(self) -> None:
@@ -132,6 +138,40 @@ class Engine:
         self._updates = []
         self.module = None
         self.state = None
+
+
+class MaskedPrediction(np.ndarray):
+    """A batch of predictions with the Keras mask the graph computed for it (`_keras_mask`)."""
+
+    _keras_mask = None
+
+
+def _with_masks(preds, mask_outputs, outputs) -> list:
+    """Attach the graph's mask outputs (the last ones) to their predictions."""
+    first = len(outputs) - len(mask_outputs)
+    for k, (i, _) in enumerate(mask_outputs):
+        pred = np.asarray(preds[i]).view(MaskedPrediction)
+        pred._keras_mask = np.asarray(outputs[first + k])
+        preds[i] = pred
+    return preds
+
+
+def _constrained_params(names, params, views) -> list:
+    """(view, variable, transform) of each trained parameter whose Variable has a constraint."""
+    return [(views[name], params[name][0], params[name][1]) for name in names
+            if getattr(params[name][0], "constraint", None) is not None]
+
+
+def _apply_constraints(constrained) -> None:
+    """Keras: after the update, `variable.assign(variable.constraint(variable))`, in Keras layout.
+
+    The buffers hold the ONNX layout, so each value goes through the inverse export transform,
+    the constraint, and the transform again (an elementwise constraint skips the round trip).
+    """
+    for view, variable, transform in constrained:
+        value = transforms.invert(view, transform, variable.shape) if transform else view
+        projected = np.asarray(variable.constraint(value), dtype=view.dtype)
+        view[...] = transforms.apply(projected, transform) if transform else projected
 
 
 class _ForwardOnly:

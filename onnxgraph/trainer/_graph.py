@@ -22,10 +22,10 @@ from onnxgraph.backend.scope import emit_options, name_scope
 from onnxgraph.backend.serialize import to_model_proto
 from onnxgraph.layers._input_layer import placeholder
 from onnxgraph.layers._node import recording
-from onnxgraph.trainer import _rules
+from onnxgraph.trainer import _regularization, _rules
 from onnxgraph.utils._tree import flatten
 
-__all__ = ["ForwardGraph", "build_graphs"]
+__all__ = ["ForwardGraph", "TrainingIR", "build_ir", "build_graphs"]
 
 
 class ForwardGraph:
@@ -41,6 +41,7 @@ class ForwardGraph:
         self.pred_names = pred_names        # one per model output
         self.update_names = update_names    # one per state update
         self.params = params                # initializer name -> (Variable, transform)
+        self.mask_outputs = []              # (output index, name) of predictions with a Keras mask: last
 
     @property
     def feed_names(self) -> list[str]:
@@ -91,18 +92,21 @@ def _loss_terms(parts, preds, out_names, losses, loss_weights, label_specs):
 def _emit_parts(model, losses, loss_weights, label_specs, training: bool):
     parts = _Parts()
     updates: list = []
-    with recording(False), emit_options(training_graph=training, state_updates=updates):
-        if training:
+    added: list = []  # add_loss / activity regularizer terms of this replay
+    with recording(False), emit_options(training_graph=training, state_updates=updates, added_losses=added):
+        if training or _regularization.has_added_losses(model):
+            # The evaluation graph replays too when layers add losses: they belong to this graph.
             inputs = [placeholder(x.shape, x.dtype, n) for x, n in zip(model.inputs, model.input_names)]
             subclassed = getattr(model, "_is_subclassed", lambda: False)()
             replay = model._run_subclassed if subclassed else model._run_graph
-            preds = [x for x in flatten(replay(inputs, training=True)) if x is not None]
+            preds = [x for x in flatten(replay(inputs, training=training)) if x is not None]
         else:
             inputs, preds = list(model.inputs), list(model.outputs)
         parts.inputs += inputs
         parts.input_names += list(model.input_names)
         loss_outputs, labels, weights = _loss_terms(parts, preds, model.output_names, losses, loss_weights,
                                                     label_specs)
+        loss_outputs[0] = (_regularization.add_to_total(loss_outputs[0][0], model, preds, added), "loss")
     for tensor, name in loss_outputs:
         parts.outputs.append(tensor)
         parts.output_names.append(name)
@@ -112,27 +116,67 @@ def _emit_parts(model, losses, loss_weights, label_specs, training: bool):
         # Moving-statistics updates reported by layers: outputs, so their nodes are collected.
         parts.outputs += [value for _, value in updates]
         parts.output_names += [f"update_{i}" for i in range(len(updates))]
+    # Keras masks of the predictions, last: metrics weigh masked steps out as Keras does.
+    parts.masks = [(i, f"{name}_mask") for i, (pred, name) in enumerate(zip(preds, model.output_names))
+                   if getattr(pred, "_keras_mask", None) is not None]
+    parts.outputs += [preds[i]._keras_mask for i, _ in parts.masks]
+    parts.output_names += [name for _, name in parts.masks]
     return parts, updates, labels, weights, len(loss_outputs)
+
+
+def _masks_last(graph: Graph, masks) -> int:
+    """Move the prediction-mask outputs behind the state updates the rewrite appended."""
+    n = len(masks)
+    names = {name for _, name in masks}
+    keep = [(x, name) for x, name in zip(graph.outputs, graph.output_names) if name not in names]
+    moved = [(x, name) for x, name in zip(graph.outputs, graph.output_names) if name in names]
+    graph.outputs = [x for x, _ in keep + moved]
+    graph.output_names = [name for _, name in keep + moved]
+    return n
 
 
 def _graph(parts) -> Graph:
     return collect(parts.inputs, parts.outputs, parts.input_names, parts.output_names)
 
 
-def build_graphs(model, losses, loss_weights, label_specs):
-    """(training ForwardGraph, evaluation ForwardGraph, trainable initializer names, frozen names)."""
+class TrainingIR:
+    """Both graphs as onnxgraph IR, before serialization: what each engine starts from."""
+
+    def __init__(self, train_graph, eval_graph, update_vars, labels, weights, n_losses, train_masks, eval_masks):
+        self.train_graph: Graph = train_graph  # outputs: loss(es), predictions, state updates, masks
+        self.eval_graph: Graph = eval_graph    # outputs: loss(es), predictions, masks
+        self.update_vars = update_vars         # Variable per state-update output, in order
+        self.label_names, self.weight_names = labels, weights
+        self.n_losses = n_losses
+        self.train_masks, self.eval_masks = train_masks, eval_masks  # (prediction index, output name), last
+
+
+def build_ir(model, losses, loss_weights, label_specs, ort_check: bool = True) -> TrainingIR:
+    """The training graph (replayed with training=True, gradient-safe rewrite applied) and the
+    evaluation graph, with one layout per weight across both."""
     train_parts, layer_updates, labels, weights, n_losses = _emit_parts(model, losses, loss_weights, label_specs, True)
     train_graph = _graph(train_parts)
-    ctx = _rules.rewrite_for_training(train_graph)
+    ctx = _rules.rewrite_for_training(train_graph, check=ort_check)
     n_layer = len(layer_updates)
     for i, (_, value) in enumerate(ctx.updates):
         train_graph.outputs.append(value)
         train_graph.output_names.append(f"update_{n_layer + i}")
+    _masks_last(train_graph, train_parts.masks)
     update_vars = [var for var, _ in layer_updates] + [var for var, _ in ctx.updates]
 
     eval_parts, _, _, _, _ = _emit_parts(model, losses, loss_weights, label_specs, False)
     eval_graph = _graph(eval_parts)
     _rules.unify_layouts([train_graph, eval_graph])
+    return TrainingIR(train_graph, eval_graph, update_vars, labels, weights, n_losses, train_parts.masks,
+                      eval_parts.masks)
+
+
+def build_graphs(model, losses, loss_weights, label_specs):
+    """(training ForwardGraph, evaluation ForwardGraph, trainable initializer names, frozen names)."""
+    ir = build_ir(model, losses, loss_weights, label_specs)
+    train_graph, eval_graph, update_vars = ir.train_graph, ir.eval_graph, ir.update_vars
+    labels, weights, n_losses = ir.label_names, ir.weight_names, ir.n_losses
+    n_masks = len(ir.train_masks)
 
     train_proto, train_weights = to_model_proto(train_graph, name=f"{model.name}_training")
     eval_proto, eval_weights = to_model_proto(eval_graph, name=f"{model.name}_eval")
@@ -147,11 +191,13 @@ def build_graphs(model, losses, loss_weights, label_specs):
     n_out = len(model.outputs)
     names = [o.name for o in train_proto.graph.output]
     train = ForwardGraph(train_proto, list(model.input_names), labels, weights, names[:n_losses],
-                         names[n_losses:n_losses + n_out], names[n_losses + n_out:], params)
+                         names[n_losses:n_losses + n_out], names[n_losses + n_out:len(names) - n_masks], params)
     train.updates = list(zip(update_vars, train.update_names))
+    train.mask_outputs = ir.train_masks
     eval_names = [o.name for o in eval_proto.graph.output]
     evaluation = ForwardGraph(eval_proto, list(model.input_names), labels, weights, eval_names[:n_losses],
-                              eval_names[n_losses:], [], params)
+                              eval_names[n_losses:n_losses + n_out], [], params)
+    evaluation.mask_outputs = ir.eval_masks
     return train, evaluation, requires_grad, frozen
 
 

@@ -33,8 +33,9 @@ def training_api():
         from onnxruntime.training import api, onnxblock
     except ImportError:
         raise TrainingRuntimeMissingError(
-            f"fit() needs onnxruntime-training; the installed runtime is onnxruntime {ort.__version__} "
-            "without training support. Install the `train` extra instead of `cpu`/`gpu`: "
+            f"compile(engine='ort-training') needs onnxruntime-training; the installed runtime is onnxruntime "
+            f"{ort.__version__} without training support. Use engine='onnx' (the default, 'auto', picks it), "
+            "which trains on any onnxruntime, or install the `train` extra instead of `cpu`/`gpu`: "
             "`pip uninstall onnxruntime onnxruntime-gpu && pip install \"onnxgraph[train]\"`."
         ) from None
     return onnxblock, api

@@ -35,8 +35,43 @@ def training_proto(model):
     return to_model_proto(graph, name="training")
 
 
+def autodiff_gradients(model, x, target) -> dict:
+    """{weight path: gradient in Keras layout} from the onnx engine's differentiation (onnxgraph.autodiff)
+    of the same training graph (after the training rewrite, as the engine runs it), on onnxruntime."""
+    from onnxgraph.autodiff import gradients
+    from onnxgraph.runtime import make_session
+    from onnxgraph.trainer._rules import rewrite_for_training
+
+    with recording(False), emit_options(training_graph=True):
+        output = model._run_graph(model.inputs, training=True)
+        target_input = Input(batch_shape=output.shape, name="target")
+        loss = ops.mean(ops.square(ops.subtract(output, target_input)))
+    graph = collect(model.inputs + [target_input], [loss], model.input_names + ["target"], ["loss"])
+    rewrite_for_training(graph, check=False)
+    handles = {}
+    for node in graph.nodes:
+        for t in node.inputs:
+            if t is not None and t.kind == "variable" and t.variable.trainable:
+                handles.setdefault(id(t.variable), t)
+    order = [v for v in model.trainable_weights if id(v) in handles]
+    grads = gradients(graph, graph.outputs[0], [handles[id(v)] for v in order])
+    kept = [(v, g) for v, g in zip(order, grads) if g is not None]
+    graph.outputs += [g for _, g in kept]
+    graph.output_names += [f"grad_{i}" for i in range(len(kept))]
+    proto, _ = to_model_proto(graph, name="gradients")
+    session = make_session(proto.SerializeToString(), "cpu")
+    feeds = dict(zip(model.input_names, list(x) if isinstance(x, list) else [x]), target=target)
+    values = session.run([f"grad_{i}" for i in range(len(kept))], feeds)
+    return {v.path: transforms.invert(g, handles[id(v)].transform, v.shape) for (v, _), g in zip(kept, values)}
+
+
 def ort_gradients(model, x, target) -> dict:
-    """{weight path: gradient in Keras layout} from onnxruntime-training."""
+    """{weight path: gradient in Keras layout} from onnxruntime-training; where it is not installed,
+    from the onnx engine's autodiff (`autodiff_gradients`), the engine that trains there."""
+    from onnxgraph.trainer._engines import training_runtime_available
+
+    if not training_runtime_available():
+        return autodiff_gradients(model, x, target)
     import_onnxruntime()  # registers onnxruntime.training without its torch-importing __init__
     from onnxruntime.training import api, onnxblock
 

@@ -1,0 +1,244 @@
+"""Measure standard-ONNX formulations of the Conv backward pass on the toy ResNet's conv shapes.
+
+Each formulation is a one-node-family ONNX model (x, dY [, w]) -> dW or dX, run by an
+onnxruntime InferenceSession on one intra-op thread (ORT_ENABLE_ALL), interleaved rounds,
+median time per call. Every formulation is first checked against the first one of its kind.
+
+    python tools/bench_conv_backward.py [--rounds 7] [--threads 1]
+
+Runs under any onnxruntime (the training build's InferenceSession or plain onnxruntime); it
+needs only onnx, onnxruntime and numpy, so a venv without onnxgraph can run it too.
+
+Weight-gradient formulations (x: (N, C, H, W), dY: (N, O, H', W'), dW: (O, C, kh, kw)):
+  offsets        one MatMul per kernel offset: Slice of x transposed to (C, N, H, W) once,
+                 reshaped to (C, N*P), times dY as (N*P, O); results concatenated
+  swapped_conv   one Conv with batch and channel axes swapped: Conv(x^T, dY^T) with the
+                 forward's dilations as strides and strides as dilations
+  gather_im2col  one Gather of all patches from x as (N, H*W, C) -> (N*P, K*C), one MatMul
+  gather_nchw    one Gather of the patches from x as (N, C, H*W) -> (N, C*K, P), batched MatMul + ReduceSum
+  onehot_im2col  patches by a grouped Conv with one-hot kernels, one batched MatMul + ReduceSum
+Input-gradient formulations (dX: (N, C, H, W)):
+  conv_transpose ConvTranspose(dY, W) with the forward's pads/strides/dilations
+  pad_conv       Pad dY by (k-1-pad) and Conv with the flipped, transposed kernel (stride 1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+# (name, N, C, H, W, O, k, pad) -- the toy ResNet of the Keras functional-API guide, batch 64.
+SHAPES = [
+    ("conv1 3->32 32x32 valid", 64, 3, 32, 32, 32, 3, 0),
+    ("conv2 32->64 30x30 valid", 64, 32, 30, 30, 64, 3, 0),
+    ("block 64->64 9x9 same", 64, 64, 9, 9, 64, 3, 1),
+    ("last 64->64 9x9 valid", 64, 64, 9, 9, 64, 3, 0),
+]
+
+
+class _Builder:
+    def __init__(self):
+        self.nodes, self.inits, self._n = [], [], 0
+
+    def const(self, value):
+        name = f"c{len(self.inits)}"
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, op_type, inputs, **attrs):
+        self._n += 1
+        out = f"t{self._n}"
+        self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
+        return out
+
+    def model(self, inputs, output):
+        vis = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs]
+        self.nodes.append(helper.make_node("Identity", [output], ["out"]))
+        graph = helper.make_graph(self.nodes, "g", vis, [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None] * 4)],
+                                  initializer=self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        return model
+
+
+def _out(size, k, pad):
+    return size + 2 * pad - k + 1
+
+
+def dw_offsets(s):
+    _, n, c, h, w, o, k, p = s
+    ho, wo = _out(h, k, p), _out(w, k, p)
+    b = _Builder()
+    x = b.op("Transpose", ["x"], perm=[1, 0, 2, 3])
+    if p:
+        x = b.op("Pad", [x, b.const(np.array([0, 0, p, p, 0, 0, p, p], np.int64))])
+    dy = b.op("Reshape", [b.op("Transpose", ["dy"], perm=[0, 2, 3, 1]), b.const(np.array([-1, o], np.int64))])
+    parts = []
+    for i in range(k):
+        for j in range(k):
+            sl = b.op("Slice", [x, b.const(np.array([i, j], np.int64)), b.const(np.array([i + ho, j + wo], np.int64)),
+                                b.const(np.array([2, 3], np.int64))])
+            flat = b.op("Reshape", [sl, b.const(np.array([c, -1], np.int64))])
+            parts.append(b.op("MatMul", [flat, dy]))  # (C, O)
+    cat = b.op("Concat", parts, axis=0)  # (K*C, O)
+    dw = b.op("Transpose", [b.op("Reshape", [cat, b.const(np.array([k, k, c, o], np.int64))])], perm=[3, 2, 0, 1])
+    return b.model([("x", [n, c, h, w]), ("dy", [n, o, ho, wo])], dw)
+
+
+def dw_swapped_conv(s):
+    _, n, c, h, w, o, k, p = s
+    ho, wo = _out(h, k, p), _out(w, k, p)
+    b = _Builder()
+    xt = b.op("Transpose", ["x"], perm=[1, 0, 2, 3])
+    dyt = b.op("Transpose", ["dy"], perm=[1, 0, 2, 3])
+    y = b.op("Conv", [xt, dyt], pads=[p, p, p, p])  # (C, O, k, k)
+    dw = b.op("Transpose", [y], perm=[1, 0, 2, 3])
+    return b.model([("x", [n, c, h, w]), ("dy", [n, o, ho, wo])], dw)
+
+
+def dw_gather_im2col(s):
+    _, n, c, h, w, o, k, p = s
+    ho, wo = _out(h, k, p), _out(w, k, p)
+    hp, wp = h + 2 * p, w + 2 * p
+    b = _Builder()
+    x = b.op("Transpose", ["x"], perm=[0, 2, 3, 1])
+    if p:
+        x = b.op("Pad", [x, b.const(np.array([0, p, p, 0, 0, p, p, 0], np.int64))])
+    x = b.op("Reshape", [x, b.const(np.array([0, hp * wp, c], np.int64))])
+    rows = np.arange(ho)[:, None, None, None] + np.arange(k)[None, None, :, None]
+    cols = np.arange(wo)[None, :, None, None] + np.arange(k)[None, None, None, :]
+    index = (rows * wp + cols).reshape(ho * wo, k * k).astype(np.int64)
+    patches = b.op("Reshape", [b.op("Gather", [x, b.const(index)], axis=1), b.const(np.array([-1, k * k * c], np.int64))])
+    dy = b.op("Reshape", [b.op("Transpose", ["dy"], perm=[1, 0, 2, 3]), b.const(np.array([o, -1], np.int64))])
+    dw = b.op("MatMul", [dy, patches])  # (O, K*C)
+    dw = b.op("Transpose", [b.op("Reshape", [dw, b.const(np.array([o, k, k, c], np.int64))])], perm=[0, 3, 1, 2])
+    return b.model([("x", [n, c, h, w]), ("dy", [n, o, ho, wo])], dw)
+
+
+def dw_gather_nchw(s):
+    _, n, c, h, w, o, k, p = s
+    ho, wo = _out(h, k, p), _out(w, k, p)
+    hp, wp = h + 2 * p, w + 2 * p
+    b = _Builder()
+    x = b.op("Pad", ["x", b.const(np.array([0, 0, p, p, 0, 0, p, p], np.int64))]) if p else "x"
+    x = b.op("Reshape", [x, b.const(np.array([0, c, hp * wp], np.int64))])
+    rows = np.arange(k)[:, None, None, None] + np.arange(ho)[None, None, :, None]
+    cols = np.arange(k)[None, :, None, None] + np.arange(wo)[None, None, None, :]
+    index = (rows * wp + cols).reshape(k * k, ho * wo).astype(np.int64)
+    patches = b.op("Reshape", [b.op("Gather", [x, b.const(index)], axis=2), b.const(np.array([0, c * k * k, -1], np.int64))])
+    dyt = b.op("Reshape", [b.op("Transpose", ["dy"], perm=[0, 2, 3, 1]), b.const(np.array([0, -1, o], np.int64))])
+    summed = b.op("ReduceSum", [b.op("MatMul", [patches, dyt]), b.const(np.array([0], np.int64))], keepdims=0)
+    dw = b.op("Reshape", [b.op("Transpose", [summed], perm=[1, 0]), b.const(np.array([o, c, k, k], np.int64))])
+    return b.model([("x", [n, c, h, w]), ("dy", [n, o, ho, wo])], dw)
+
+
+def dw_onehot_im2col(s):
+    _, n, c, h, w, o, k, p = s
+    ho, wo = _out(h, k, p), _out(w, k, p)
+    b = _Builder()
+    eye = np.eye(k * k, dtype=np.float32).reshape(k * k, 1, k, k)
+    kernel = np.tile(eye, (c, 1, 1, 1))  # (C*K, 1, k, k): channel c*K + kk picks tap kk of channel c
+    patches = b.op("Conv", ["x", b.const(kernel)], group=c, pads=[p, p, p, p])  # (N, C*K, Ho, Wo)
+    patches = b.op("Reshape", [patches, b.const(np.array([0, c * k * k, -1], np.int64))])
+    dyt = b.op("Reshape", [b.op("Transpose", ["dy"], perm=[0, 2, 3, 1]), b.const(np.array([0, -1, o], np.int64))])
+    summed = b.op("ReduceSum", [b.op("MatMul", [patches, dyt]), b.const(np.array([0], np.int64))], keepdims=0)
+    dw = b.op("Reshape", [b.op("Transpose", [summed], perm=[1, 0]), b.const(np.array([o, c, k, k], np.int64))])
+    return b.model([("x", [n, c, h, w]), ("dy", [n, o, ho, wo])], dw)
+
+
+def dx_conv_transpose(s):
+    _, n, c, h, w, o, k, p = s
+    ho, wo = _out(h, k, p), _out(w, k, p)
+    b = _Builder()
+    dx = b.op("ConvTranspose", ["dy", "w"], pads=[p, p, p, p])
+    return b.model([("dy", [n, o, ho, wo]), ("w", [o, c, k, k])], dx)
+
+
+def dx_pad_conv(s):
+    _, n, c, h, w, o, k, p = s
+    ho, wo = _out(h, k, p), _out(w, k, p)
+    b = _Builder()
+    q = k - 1 - p
+    dy = b.op("Pad", ["dy", b.const(np.array([0, 0, q, q, 0, 0, q, q], np.int64))]) if q else "dy"
+    flip = b.const(np.arange(k)[::-1].astype(np.int64).copy())
+    wt = b.op("Transpose", ["w"], perm=[1, 0, 2, 3])
+    wt = b.op("Gather", [b.op("Gather", [wt, flip], axis=2), flip], axis=3)
+    dx = b.op("Conv", [dy, wt])
+    return b.model([("dy", [n, o, ho, wo]), ("w", [o, c, k, k])], dx)
+
+
+WEIGHT = {"offsets": dw_offsets, "swapped_conv": dw_swapped_conv, "gather_im2col": dw_gather_im2col,
+          "gather_nchw": dw_gather_nchw,
+          "onehot_im2col": dw_onehot_im2col}
+INPUT = {"conv_transpose": dx_conv_transpose, "pad_conv": dx_pad_conv}
+
+
+def _session(model, threads):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def _time(session, feeds, calls=3):
+    start = time.perf_counter()
+    for _ in range(calls):
+        session.run(None, feeds)
+    return (time.perf_counter() - start) / calls
+
+
+def bench(shape, table, feeds_for, rounds, threads):
+    sessions = {name: _session(make(shape), threads) for name, make in table.items()}
+    feeds = feeds_for(sessions[next(iter(sessions))])
+    reference = None
+    for name, sess in sessions.items():
+        got = sess.run(None, feeds)[0]
+        if reference is None:
+            reference = got
+        err = np.abs(got - reference).max() / max(np.abs(reference).max(), 1e-6)
+        assert err < 1e-4, f"{shape[0]}: {name} disagrees with {next(iter(sessions))} (rel. err {err:.2g})"
+    samples = {name: [] for name in sessions}
+    names = list(sessions)
+    for r in range(rounds):
+        for i in range(len(names)):  # rotate the order each round (shared, loaded machine)
+            name = names[(r + i) % len(names)]
+            samples[name].append(_time(sessions[name], feeds))
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"onnxruntime {ort.__version__}, {args.threads} thread(s), median ms per call over {args.rounds} rounds")
+    totals = {}
+    for shape in SHAPES:
+        _, n, c, h, w, o, k, p = shape
+        ho, wo = _out(h, k, p), _out(w, k, p)
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        dy = rng.standard_normal((n, o, ho, wo)).astype(np.float32)
+        wt = rng.standard_normal((o, c, k, k)).astype(np.float32)
+        for kind, table, feeds in (("dW", WEIGHT, {"x": x, "dy": dy}), ("dX", INPUT, {"dy": dy, "w": wt})):
+            if kind == "dX" and shape[0].startswith("conv1"):
+                continue  # the image input needs no gradient
+            result = bench(shape, table, lambda _s, f=feeds: f, args.rounds, args.threads)
+            cells = "  ".join(f"{name} {t * 1e3:7.2f}" for name, t in result.items())
+            print(f"{shape[0]:26s} {kind}: {cells}")
+            for name, t in result.items():
+                totals[(kind, name)] = totals.get((kind, name), 0.0) + t * (4 if shape[0].startswith("block") else 1)
+    print("toy-ResNet step totals (block conv counted 4x):")
+    for (kind, name), t in totals.items():
+        print(f"  {kind} {name:15s} {t * 1e3:8.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
