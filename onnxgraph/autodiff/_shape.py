@@ -17,8 +17,6 @@ from onnxgraph.backend.emit import constant, emit
 
 __all__ = ["scatter_add_axis"]
 
-_INT_MAX = np.iinfo(np.int64).max
-
 
 def _i64(values):
     return constant(np.asarray(values, np.int64).reshape(-1))
