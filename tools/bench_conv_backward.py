@@ -5,6 +5,12 @@ onnxruntime InferenceSession on one intra-op thread (ORT_ENABLE_ALL), interleave
 median time per call. Every formulation is first checked against the first one of its kind.
 
     python tools/bench_conv_backward.py [--rounds 7] [--threads 1]
+    PYTHONPATH=. python tools/bench_conv_backward.py --model [--rounds 5]
+
+--model times the whole toy ResNet forward+backward graph that onnxgraph.autodiff emits
+(batch 64, loss = sum(logits * R)), once per weight-gradient formulation of the Conv rule
+(im2col = the rule's choice; swapped_conv; offsets = per-offset Slice + MatMul), so the
+choice is also measured in context (fusions, layout Transposes, memory traffic).
 
 Runs under any onnxruntime (the training build's InferenceSession or plain onnxruntime); it
 needs only onnx, onnxruntime and numpy, so a venv without onnxgraph can run it too.
@@ -213,11 +219,124 @@ def bench(shape, table, feeds_for, rounds, threads):
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
+def _offsets_weight_grad(x, dy, w_shape, kernel, strides, dilations, pads, group):
+    """Per-offset formulation (the prototype's): Slice of x (C, N, *S) per tap, MatMul with dY (N*P, O)."""
+    from onnxgraph.autodiff import _util
+    from onnxgraph.backend.emit import emit
+
+    n = len(kernel)
+    if group != 1 or n != 2:
+        raise NotImplementedError("offsets variant: 2-D, groups=1 only")
+    c, o = x.shape[1], dy.shape[1]
+    ho, wo = dy.shape[2:]
+    xt = _util.transpose(x, [1, 0, 2, 3])
+    if any(pads):
+        padded = (c, None, x.shape[2] + pads[0] + pads[2], x.shape[3] + pads[1] + pads[3])
+        xt = emit("Pad", [xt, _util.const([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]], "int64")],
+                  {"mode": "constant"}, shapes=[padded], dtypes_=[x.dtype])
+    dym = emit("Reshape", [_util.transpose(dy, [0, 2, 3, 1]), _util.const([-1, o], "int64")], shapes=[(None, o)],
+               dtypes_=[dy.dtype])
+    parts = []
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            a, b = i * dilations[0], j * dilations[1]
+            ends = [a + (ho - 1) * strides[0] + 1, b + (wo - 1) * strides[1] + 1]
+            sl = emit("Slice", [xt, _util.const([a, b], "int64"), _util.const(ends, "int64"),
+                                _util.const([2, 3], "int64"), _util.const(strides, "int64")],
+                      shapes=[(c, None, ho, wo)], dtypes_=[x.dtype])
+            flat = emit("Reshape", [sl, _util.const([c, -1], "int64")], shapes=[(c, None)], dtypes_=[x.dtype])
+            parts.append(_util.matmul(flat, dym))  # (C, O)
+    cat = emit("Concat", parts, {"axis": 0}, shapes=[(len(parts) * c, o)], dtypes_=[x.dtype])
+    cat = emit("Reshape", [cat, _util.const([kernel[0], kernel[1], c, o], "int64")],
+               shapes=[(kernel[0], kernel[1], c, o)], dtypes_=[x.dtype])
+    return _util.transpose(cat, [3, 2, 0, 1])
+
+
+def _toy_resnet():
+    import onnxgraph as og
+    from onnxgraph import layers
+
+    inputs = og.Input(shape=(32, 32, 3), name="img")
+    x = layers.Conv2D(32, 3, activation="relu")(inputs)
+    x = layers.Conv2D(64, 3, activation="relu")(x)
+    block_1 = layers.MaxPooling2D(3)(x)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_1)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
+    block_2 = layers.add([x, block_1])
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_2)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
+    block_3 = layers.add([x, block_2])
+    x = layers.Conv2D(64, 3, activation="relu")(block_3)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    return og.Model(inputs, layers.Dense(10)(x))
+
+
+def _model_step(model, variant, threads):
+    """An InferenceSession computing the toy ResNet's loss and every weight gradient."""
+    from onnxgraph.autodiff import _conv, gradients
+    from onnxgraph.backend.emit import emit
+    from onnxgraph.backend.graph import collect
+    from onnxgraph.backend.scope import emit_options
+    from onnxgraph.backend.serialize import to_model_proto
+    from onnxgraph.layers._input_layer import placeholder
+    from onnxgraph.layers._node import recording
+
+    with recording(False), emit_options(training_graph=True, state_updates=[]):
+        img = placeholder((None, 32, 32, 3), "float32", "img")
+        logits = model._run_graph([img], training=True)
+    r = placeholder((None, 10), "float32", "r")
+    loss = emit("ReduceSum", [emit("Mul", [logits, r], shapes=[logits.shape], dtypes_=["float32"])],
+                {"keepdims": 0}, shapes=[()], dtypes_=["float32"])
+    graph = collect([img, r], [loss], ["img", "r"], ["loss"])
+    weights = list({x.id: x for node in graph.nodes for x in node.inputs
+                    if x is not None and x.kind == "variable"}.values())
+    original = _conv._weight_grad_im2col
+    replacement = {"im2col": original, "swapped_conv": _conv._weight_grad_swapped,
+                   "offsets": _offsets_weight_grad}[variant]
+    _conv._weight_grad_im2col = replacement
+    try:
+        grads = gradients(graph, loss, weights)
+    finally:
+        _conv._weight_grad_im2col = original
+    graph.outputs += grads
+    graph.output_names += [f"grad{i}" for i in range(len(grads))]
+    proto, _ = to_model_proto(graph, name="toy_resnet_step")
+    return _session(proto, threads)
+
+
+def main_model(args):
+    rng = np.random.default_rng(0)
+    feeds = {"img": rng.standard_normal((64, 32, 32, 3)).astype(np.float32),
+             "r": rng.standard_normal((64, 10)).astype(np.float32)}
+    model = _toy_resnet()
+    sessions = {v: _model_step(model, v, args.threads) for v in ("im2col", "offsets", "swapped_conv")}
+    reference = sessions["im2col"].run(None, feeds)
+    for name, sess in sessions.items():
+        for k, (got, want) in enumerate(zip(sess.run(None, feeds), reference)):
+            err = np.abs(got - want).max() / max(np.abs(want).max(), 1e-6)
+            assert err < 1e-4, f"{name}: output {k} differs from im2col's (relative error {err:.2g})"
+    samples = {name: [] for name in sessions}
+    names = list(sessions)
+    for r in range(args.rounds):
+        for i in range(len(names)):
+            name = names[(r + i) % len(names)]
+            samples[name].append(_time(sessions[name], feeds, calls=2))
+    result = {name: statistics.median(v) for name, v in samples.items()}
+    print(f"onnxruntime {ort.__version__}, {args.threads} thread(s): toy ResNet forward+backward, batch 64, "
+          f"median of {args.rounds} rounds")
+    for name, t in result.items():
+        print(f"  {name:13s} {t * 1e3:8.1f} ms/step  ({result['im2col'] / t:.2f}x the im2col speed)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", action="store_true", help="time the whole toy ResNet backward graph")
     args = parser.parse_args()
+    if args.model:
+        return main_model(args)
     rng = np.random.default_rng(0)
     print(f"onnxruntime {ort.__version__}, {args.threads} thread(s), median ms per call over {args.rounds} rounds")
     totals = {}
