@@ -8,6 +8,7 @@ from onnxgraph import layers
 from onnxgraph.backend.emit import emit
 from onnxgraph.backend.graph import collect
 from onnxgraph.layers._input_layer import placeholder
+from onnxgraph.trainer._rules import rewrite_for_training
 from tests.autodiff.family_check import check_model, check_op, loss_weights, run_gradients, training_graph
 
 RNG = np.random.default_rng(0)
@@ -121,13 +122,14 @@ LAYER_CASES = {
 }
 
 
+@pytest.mark.parametrize("rewrite", [None, rewrite_for_training], ids=["native", "trainer-rewrite"])
 @pytest.mark.parametrize("case", list(LAYER_CASES))
-def test_conv_layers(case):
+def test_conv_layers(case, rewrite):
     shape, make = LAYER_CASES[case]
     inputs = og.Input(shape=shape)
     model = og.Model(inputs, make()(inputs))
     # ReLU's kink: a small step keeps pre-activations on their side of 0.
-    grads = check_model(model, rand(3, *shape), eps=1e-3 if "relu" in case else 1e-2)
+    grads = check_model(model, rand(3, *shape), eps=1e-3 if "relu" in case else 1e-2, rewrite=rewrite)
     assert len(grads) == 1 + len(model.trainable_weights)
 
 

@@ -6,6 +6,7 @@ import pytest
 import onnxgraph as og
 from onnxgraph import layers
 from onnxgraph.backend.emit import constant, emit
+from onnxgraph.trainer._rules import rewrite_for_training
 from tests.autodiff.family_check import check_model, check_op
 
 RNG = np.random.default_rng(2)
@@ -61,10 +62,11 @@ LAYER_CASES = {
 }
 
 
+@pytest.mark.parametrize("rewrite", [None, rewrite_for_training], ids=["native", "trainer-rewrite"])
 @pytest.mark.parametrize("case", list(LAYER_CASES))
-def test_upsampling_layers(case):
+def test_upsampling_layers(case, rewrite):
     shape, make = LAYER_CASES[case]
     inputs = og.Input(shape=shape)
     model = og.Model(inputs, make()(layers.Dense(shape[-1])(inputs)))  # weights in front of the resize
-    grads = check_model(model, RNG.standard_normal((2, *shape)).astype(np.float32))
+    grads = check_model(model, RNG.standard_normal((2, *shape)).astype(np.float32), rewrite=rewrite)
     assert len(grads) == 3
