@@ -14,6 +14,13 @@ from tests.autodiff.family_check import check_model, check_op, loss_weights, run
 RNG = np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_data():
+    """The same data for a test however the suite is selected or ordered."""
+    global RNG
+    RNG = np.random.default_rng(0)
+
+
 def rand(*shape):
     return RNG.standard_normal(shape).astype(np.float32)
 
@@ -129,7 +136,7 @@ def test_conv_layers(case, rewrite):
     inputs = og.Input(shape=shape)
     model = og.Model(inputs, make()(inputs))
     # ReLU's kink: a small step keeps pre-activations on their side of 0.
-    grads = check_model(model, rand(3, *shape), eps=1e-3 if "relu" in case else 1e-2, rewrite=rewrite)
+    grads = check_model(model, rand(3, *shape), eps=1e-4 if "relu" in case else 1e-2, rewrite=rewrite)
     assert len(grads) == 1 + len(model.trainable_weights)
 
 

@@ -11,6 +11,13 @@ from tests.autodiff.family_check import check_model, check_op
 
 RNG = np.random.default_rng(2)
 
+
+@pytest.fixture(autouse=True)
+def _fresh_data():
+    """The same data for a test however the suite is selected or ordered."""
+    global RNG
+    RNG = np.random.default_rng(2)
+
 NEAREST = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
 LINEAR = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
 CUBIC = {"mode": "cubic", "coordinate_transformation_mode": "half_pixel", "cubic_coeff_a": -0.75}
