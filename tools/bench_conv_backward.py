@@ -9,7 +9,8 @@ median time per call. Every formulation is first checked against the first one o
 
 --model times the whole toy ResNet forward+backward graph that onnxgraph.autodiff emits
 (batch 64, loss = sum(logits * R)), once per weight-gradient formulation of the Conv rule
-(im2col = the rule's choice; swapped_conv; offsets = per-offset Slice + MatMul), so the
+(im2col = the rule's choice; swapped_conv and offsets = the rule's fallbacks for runtime
+sizes and for very large inputs), so the
 choice is also measured in context (fusions, layout Transposes, memory traffic).
 
 Runs under any onnxruntime (the training build's InferenceSession or plain onnxruntime); it
@@ -219,39 +220,6 @@ def bench(shape, table, feeds_for, rounds, threads):
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
-def _offsets_weight_grad(x, dy, w_shape, kernel, strides, dilations, pads, group):
-    """Per-offset formulation (the prototype's): Slice of x (C, N, *S) per tap, MatMul with dY (N*P, O)."""
-    from onnxgraph.autodiff import _util
-    from onnxgraph.backend.emit import emit
-
-    n = len(kernel)
-    if group != 1 or n != 2:
-        raise NotImplementedError("offsets variant: 2-D, groups=1 only")
-    c, o = x.shape[1], dy.shape[1]
-    ho, wo = dy.shape[2:]
-    xt = _util.transpose(x, [1, 0, 2, 3])
-    if any(pads):
-        padded = (c, None, x.shape[2] + pads[0] + pads[2], x.shape[3] + pads[1] + pads[3])
-        xt = emit("Pad", [xt, _util.const([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]], "int64")],
-                  {"mode": "constant"}, shapes=[padded], dtypes_=[x.dtype])
-    dym = emit("Reshape", [_util.transpose(dy, [0, 2, 3, 1]), _util.const([-1, o], "int64")], shapes=[(None, o)],
-               dtypes_=[dy.dtype])
-    parts = []
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            a, b = i * dilations[0], j * dilations[1]
-            ends = [a + (ho - 1) * strides[0] + 1, b + (wo - 1) * strides[1] + 1]
-            sl = emit("Slice", [xt, _util.const([a, b], "int64"), _util.const(ends, "int64"),
-                                _util.const([2, 3], "int64"), _util.const(strides, "int64")],
-                      shapes=[(c, None, ho, wo)], dtypes_=[x.dtype])
-            flat = emit("Reshape", [sl, _util.const([c, -1], "int64")], shapes=[(c, None)], dtypes_=[x.dtype])
-            parts.append(_util.matmul(flat, dym))  # (C, O)
-    cat = emit("Concat", parts, {"axis": 0}, shapes=[(len(parts) * c, o)], dtypes_=[x.dtype])
-    cat = emit("Reshape", [cat, _util.const([kernel[0], kernel[1], c, o], "int64")],
-               shapes=[(kernel[0], kernel[1], c, o)], dtypes_=[x.dtype])
-    return _util.transpose(cat, [3, 2, 0, 1])
-
-
 def _toy_resnet():
     import onnxgraph as og
     from onnxgraph import layers
@@ -293,7 +261,7 @@ def _model_step(model, variant, threads):
                     if x is not None and x.kind == "variable"}.values())
     original = _conv._weight_grad_im2col
     replacement = {"im2col": original, "swapped_conv": _conv._weight_grad_swapped,
-                   "offsets": _offsets_weight_grad}[variant]
+                   "offsets": _conv._weight_grad_offsets}[variant]
     _conv._weight_grad_im2col = replacement
     try:
         grads = gradients(graph, loss, weights)

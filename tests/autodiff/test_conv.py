@@ -186,3 +186,33 @@ def test_toy_resnet_gradients_match_torch_autograd():
     for name, got in grads.items():
         want = t[name].grad.numpy()
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max(), err_msg=name)
+
+
+@pytest.mark.parametrize("case", ["1d grouped", "2d asymmetric pads stride dilation", "2d depthwise x2",
+                                  "3d groups strides dilations"])
+def test_conv_weight_gradient_one_offset_at_a_time(case, monkeypatch):
+    """The large-input formulation (per-offset Slice + MatMul), forced by a zero im2col budget."""
+    from onnxgraph.autodiff import _conv as conv_rules
+
+    monkeypatch.setattr(conv_rules, "IM2COL_MAX_PER_SAMPLE", 0)
+    spatial, c, o, k, s, d, p, g, _ = CONV_CASES[case]
+    attrs = {"kernel_shape": list(k), "strides": list(s), "dilations": list(d), "pads": list(p), "group": g}
+    check_op(_conv("Conv", attrs), {"x": rand(2, c, *spatial), "w": rand(o, c // g, *k)}, {"x": (None, c, *spatial)})
+
+
+def test_a_wrong_weight_gradient_is_caught(monkeypatch):
+    """Negative control: a spatially flipped weight gradient must fail the check."""
+    from onnxgraph.autodiff import _conv as conv_rules
+    from tests.autodiff.gradcheck import GradientMismatch
+
+    right = conv_rules._weight_grad_im2col
+
+    def flipped(*args):
+        dw = right(*args)
+        index = conv_rules._util.const(np.arange(dw.shape[-1])[::-1].copy(), "int64")
+        return emit("Gather", [dw, index], {"axis": dw.ndim - 1}, shapes=[dw.shape], dtypes_=[dw.dtype])
+
+    monkeypatch.setattr(conv_rules, "_weight_grad_im2col", flipped)
+    attrs = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+    with pytest.raises(GradientMismatch, match="w"):
+        check_op(_conv("Conv", attrs), {"x": rand(2, 3, 5, 5), "w": rand(4, 3, 3, 3)})
