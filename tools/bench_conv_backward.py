@@ -6,12 +6,15 @@ median time per call. Every formulation is first checked against the first one o
 
     python tools/bench_conv_backward.py [--rounds 7] [--threads 1]
     PYTHONPATH=. python tools/bench_conv_backward.py --model [--rounds 5]
+    PYTHONPATH=. python tools/bench_conv_backward.py --rewrites [--rounds 5]
 
 --model times the whole toy ResNet forward+backward graph that onnxgraph.autodiff emits
 (batch 64, loss = sum(logits * R)), once per weight-gradient formulation of the Conv rule
 (im2col = the rule's choice; swapped_conv and offsets = the rule's fallbacks for runtime
 sizes and for very large inputs), so the
 choice is also measured in context (fusions, layout Transposes, memory traffic).
+--rewrites times single layers (Dense in front, batch 64) differentiated natively by these rules
+vs after the ORT-training-era trainer rewrite, to pick the rewrites the new engine should keep.
 
 Runs under any onnxruntime (the training build's InferenceSession or plain onnxruntime); it
 needs only onnx, onnxruntime and numpy, so a venv without onnxgraph can run it too.
@@ -273,6 +276,54 @@ def _model_step(model, variant, threads):
     return _session(proto, threads)
 
 
+def _layer_step(model, rewrite, threads):
+    """Session for loss = sum(model(x) * r) and the gradients of x and every weight."""
+    import sys
+
+    sys.path.insert(0, ".")
+    from tests.autodiff.family_check import run_gradients, training_graph
+
+    x = np.zeros((64, *model.inputs[0].shape[1:]), np.float32)
+    graph, _, feeds = training_graph(model, [x], rewrite=rewrite)
+    session, _ = run_gradients(graph, feeds)
+    return session, feeds
+
+
+def main_rewrites(args):
+    """Forward+backward time of single layers: the native op's rule vs the trainer's rewrite."""
+    import onnxgraph as og
+    from onnxgraph import layers
+    from onnxgraph.trainer._rules import rewrite_for_training
+
+    cases = {
+        "Conv2DTranspose(32, 3, strides=2, same) 16x16x32": ((16, 16, 32), lambda: layers.Conv2DTranspose(
+            32, 3, strides=2, padding="same")),
+        "AveragePooling2D(2) 32x32x32": ((32, 32, 32), lambda: layers.AveragePooling2D(2)),
+        "AveragePooling2D(3, same) 32x32x32": ((32, 32, 32), lambda: layers.AveragePooling2D(3, 1, "same")),
+        "UpSampling2D(2) 16x16x32": ((16, 16, 32), lambda: layers.UpSampling2D(2)),
+        "UpSampling2D(2, bilinear) 16x16x32": ((16, 16, 32), lambda: layers.UpSampling2D(2, interpolation="bilinear")),
+        "GlobalMaxPooling2D 16x16x64": ((16, 16, 64), lambda: layers.GlobalMaxPooling2D()),
+        "MaxPooling2D(3, 2, same) 32x32x32": ((32, 32, 32), lambda: layers.MaxPooling2D(3, 2, "same")),
+    }
+    print(f"onnxruntime {ort.__version__}, {args.threads} thread(s), batch 64: forward+backward ms, median of "
+          f"{args.rounds} rounds")
+    rng = np.random.default_rng(0)
+    for name, (shape, make) in cases.items():
+        inputs = og.Input(shape=shape)
+        model = og.Model(inputs, make()(layers.Dense(shape[-1])(inputs)))
+        runs = {}
+        for label, rewrite in (("native", None), ("rewrite", rewrite_for_training)):
+            session, feeds = _layer_step(model, rewrite, args.threads)
+            feeds = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in feeds.items()}
+            runs[label] = (session, feeds)
+        samples = {label: [] for label in runs}
+        for r in range(args.rounds):
+            for label in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+                samples[label].append(_time(*runs[label], calls=2))
+        native, rewritten = (statistics.median(samples[k]) * 1e3 for k in ("native", "rewrite"))
+        print(f"  {name:52s} native {native:7.2f}  rewrite {rewritten:7.2f}  ({rewritten / native:.2f}x)")
+
+
 def main_model(args):
     rng = np.random.default_rng(0)
     feeds = {"img": rng.standard_normal((64, 32, 32, 3)).astype(np.float32),
@@ -302,9 +353,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", action="store_true", help="time the whole toy ResNet backward graph")
+    parser.add_argument("--rewrites", action="store_true", help="time single layers: native rules vs trainer rewrite")
     args = parser.parse_args()
     if args.model:
         return main_model(args)
+    if args.rewrites:
+        return main_rewrites(args)
     rng = np.random.default_rng(0)
     print(f"onnxruntime {ort.__version__}, {args.threads} thread(s), median ms per call over {args.rounds} rounds")
     totals = {}
