@@ -39,7 +39,6 @@ import statistics
 import time
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
@@ -70,8 +69,8 @@ class _Builder:
     def model(self, inputs, output):
         vis = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs]
         self.nodes.append(helper.make_node("Identity", [output], ["out"]))
-        graph = helper.make_graph(self.nodes, "g", vis, [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None] * 4)],
-                                  initializer=self.inits)
+        out = helper.make_tensor_value_info("out", TensorProto.FLOAT, [None] * 4)
+        graph = helper.make_graph(self.nodes, "g", vis, [out], initializer=self.inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
         model.ir_version = 8
         return model
@@ -124,7 +123,8 @@ def dw_gather_im2col(s):
     rows = np.arange(ho)[:, None, None, None] + np.arange(k)[None, None, :, None]
     cols = np.arange(wo)[None, :, None, None] + np.arange(k)[None, None, None, :]
     index = (rows * wp + cols).reshape(ho * wo, k * k).astype(np.int64)
-    patches = b.op("Reshape", [b.op("Gather", [x, b.const(index)], axis=1), b.const(np.array([-1, k * k * c], np.int64))])
+    patches = b.op("Gather", [x, b.const(index)], axis=1)
+    patches = b.op("Reshape", [patches, b.const(np.array([-1, k * k * c], np.int64))])
     dy = b.op("Reshape", [b.op("Transpose", ["dy"], perm=[1, 0, 2, 3]), b.const(np.array([o, -1], np.int64))])
     dw = b.op("MatMul", [dy, patches])  # (O, K*C)
     dw = b.op("Transpose", [b.op("Reshape", [dw, b.const(np.array([o, k, k, c], np.int64))])], perm=[0, 3, 1, 2])
@@ -141,7 +141,8 @@ def dw_gather_nchw(s):
     rows = np.arange(k)[:, None, None, None] + np.arange(ho)[None, None, :, None]
     cols = np.arange(k)[None, :, None, None] + np.arange(wo)[None, None, None, :]
     index = (rows * wp + cols).reshape(k * k, ho * wo).astype(np.int64)
-    patches = b.op("Reshape", [b.op("Gather", [x, b.const(index)], axis=2), b.const(np.array([0, c * k * k, -1], np.int64))])
+    patches = b.op("Gather", [x, b.const(index)], axis=2)
+    patches = b.op("Reshape", [patches, b.const(np.array([0, c * k * k, -1], np.int64))])
     dyt = b.op("Reshape", [b.op("Transpose", ["dy"], perm=[0, 2, 3, 1]), b.const(np.array([0, -1, o], np.int64))])
     summed = b.op("ReduceSum", [b.op("MatMul", [patches, dyt]), b.const(np.array([0], np.int64))], keepdims=0)
     dw = b.op("Reshape", [b.op("Transpose", [summed], perm=[1, 0]), b.const(np.array([o, c, k, k], np.int64))])

@@ -33,7 +33,8 @@ from onnxgraph.runtime import make_session
 from onnxgraph.utils._tree import flatten
 from tests.autodiff.gradcheck import check_graph
 
-__all__ = ["Scale", "check_op", "check_op_directional", "check_model", "run_gradients", "training_graph", "loss_weights"]
+__all__ = ["Scale", "check_op", "check_op_directional", "check_model", "run_gradients", "training_graph",
+           "loss_weights"]
 
 
 class Scale(og.layers.Layer):
