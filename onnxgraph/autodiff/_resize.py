@@ -85,6 +85,10 @@ def resize(node, grads):
             _util.attr(node, "coordinate_transformation_mode", "half_pixel") == "tf_crop_and_resize":
         raise NotImplementedError(f"{where(node)}: Resize with antialias or tf_crop_and_resize has no gradient rule; "
                                   "use plain nearest/linear/cubic resizing for a trained model.")
+    if _util.attr(node, "keep_aspect_ratio_policy", "stretch") != "stretch":
+        raise NotImplementedError(f"{where(node)}: Resize with keep_aspect_ratio_policy="
+                                  f"{_util.attr(node, 'keep_aspect_ratio_policy')!r} has no gradient rule; pass the "
+                                  "exact output sizes (policy 'stretch').")
     targets = _targets(node, x)
     resized = [i for i, (scale, out, _) in enumerate(targets) if not (scale == 1.0 and out == x.shape[i])]
     repeat = [i for i in resized if _is_repeat(node, targets[i][0])]
