@@ -77,3 +77,11 @@ def test_upsampling_layers(case, rewrite):
     model = og.Model(inputs, make()(layers.Dense(shape[-1])(inputs)))  # weights in front of the resize
     grads = check_model(model, RNG.standard_normal((2, *shape)).astype(np.float32), rewrite=rewrite)
     assert len(grads) == 3
+
+
+def test_resize_keep_aspect_ratio_policy_is_refused():
+    sizes = constant(np.asarray([6, 6], np.int64))
+    attrs = {**LINEAR, "axes": [2, 3], "keep_aspect_ratio_policy": "not_larger"}
+    with pytest.raises(NotImplementedError, match="keep_aspect_ratio_policy"):
+        check_op(lambda t: emit("Resize", [t, None, None, sizes], attrs, shapes=[(None, 3, 6, 3)], dtypes_=["float32"]),
+                 {"x": np.zeros((1, 3, 4, 2), np.float32)})
