@@ -121,8 +121,17 @@ def _transpose_pads(node, x, kernel, strides, dilations):
 
 
 def bias_grad(dy):
-    """dB of a per-channel bias on (N, C, ...) data."""
-    return _util.reduce_sum(dy, [0] + list(range(2, dy.ndim)), keepdims=False)
+    """dB of a per-channel bias on (N, C, ...) data.
+
+    Summed over the last axis of dY as (C, N*P), the layout the weight gradient transposes dY to
+    anyway (onnxruntime merges the two Transposes): a ReduceSum over axes (0, 2, ...) was 2-8x
+    slower (onnxruntime 1.32 / 1.19, 64x64x28x28).
+    """
+    channels = dy.shape[1]
+    if channels is None:
+        return _util.reduce_sum(dy, [0] + list(range(2, dy.ndim)), keepdims=False)
+    rows = _reshape(_util.transpose(dy, [1, 0, *range(2, dy.ndim)]), [channels, -1], (channels, None))
+    return _util.reduce_sum(rows, [1], keepdims=False)
 
 
 def conv_input_grad(dy, w, x, kernel, strides, dilations, pads, group):
