@@ -19,6 +19,7 @@ from onnxgraph.autodiff import _misc  # noqa: F401,E402
 from onnxgraph.autodiff import _reduce  # noqa: F401,E402
 from onnxgraph.autodiff import _softmax  # noqa: F401,E402
 from onnxgraph.autodiff import _shape  # noqa: F401,E402
+from onnxgraph.autodiff import _indexing  # noqa: F401,E402
 from onnxgraph.autodiff import _conv  # noqa: F401,E402
 from onnxgraph.autodiff import _pool  # noqa: F401,E402
 from onnxgraph.autodiff import _resize  # noqa: F401,E402
