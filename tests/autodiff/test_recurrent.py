@@ -109,3 +109,59 @@ def test_unsupported_attributes_raise(attrs, message):
 
     with pytest.raises(NoGradientError, match=message):
         _check_node("LSTM", attrs=attrs)
+
+
+# -- through the layers (inference graphs; the training-graph forms are in test_keras_gradients.py) ---------------
+
+import onnxgraph as og  # noqa: E402
+from tests.autodiff.gradcheck import check_model  # noqa: E402
+
+_LAYERS = {"SimpleRNN": og.layers.SimpleRNN, "LSTM": og.layers.LSTM, "GRU": og.layers.GRU}
+_OPTIONS = [dict(return_sequences=True), dict(go_backwards=True), dict(return_state=True),
+            dict(return_sequences=True, go_backwards=True, return_state=True)]
+
+
+def _seq(seed=0, steps=4):
+    return np.random.default_rng(seed).standard_normal((2, steps, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("options", _OPTIONS, ids=lambda o: "+".join(o))
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU", "GRU-reset-before"])
+def test_layer_options_with_dynamic_length(kind, options):
+    extra = {"reset_after": False} if kind == "GRU-reset-before" else {}
+    layer = _LAYERS[kind.split("-")[0]](3, **extra, **options)
+    x = og.Input(shape=(None, 3))
+    out = layer(x)
+    check_model(og.Model(x, out), [_seq()])
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+def test_layer_initial_state(kind):
+    x, h = og.Input(shape=(4, 3)), og.Input(shape=(3,))
+    states = [h, og.Input(shape=(3,))] if kind == "LSTM" else [h]
+    out = _LAYERS[kind](3, return_sequences=True)(x, initial_state=states)
+    feeds = [_seq()] + [np.random.default_rng(k).standard_normal((2, 3)).astype(np.float32)
+                        for k in range(1, len(states) + 1)]
+    check_model(og.Model([x, *states], out), feeds)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+def test_bidirectional_merge_modes(merge_mode):
+    x = og.Input(shape=(None, 3))
+    out = og.layers.Bidirectional(og.layers.LSTM(3, return_sequences=True), merge_mode=merge_mode)(x)
+    check_model(og.Model(x, out), [_seq()])
+
+
+def test_bidirectional_states_and_time_distributed():
+    x = og.Input(shape=(4, 3))
+    seq, *states = og.layers.Bidirectional(og.layers.GRU(3, return_sequences=True, return_state=True))(x)
+    out = og.layers.TimeDistributed(og.layers.Dense(2))(seq)
+    check_model(og.Model(x, [out, *states]), [_seq()])
+
+
+def test_stacked_lstm_on_embeddings_with_symbolic_length():
+    ids = og.Input(shape=(None,), dtype="int64")
+    h = og.layers.LSTM(4, return_sequences=True)(og.layers.Embedding(7, 3)(ids))
+    out = og.layers.LSTM(2)(h)
+    feeds = [np.array([[1, 1, 5, 0, 6], [2, 2, 2, 3, 1]], np.int64)]
+    check_model(og.Model(ids, out), feeds)
