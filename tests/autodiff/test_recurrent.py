@@ -30,15 +30,16 @@ def mode(request):
     _recurrent_loop.MODE["value"] = saved
 
 
-def _check_node(op, *, direction="forward", attrs=None, initial=True, bias=True, outputs=None, steps=None, seed=0):
+def _check_node(op, *, direction="forward", attrs=None, initial=True, bias=True, outputs=None, steps=None, seed=0,
+                length=T, batch=B):
     """Gradient check of one `op` node; `steps=None` leaves the time dimension symbolic."""
     rng = np.random.default_rng(seed)
     n_dir, gates = (2 if direction == "bidirectional" else 1), _GATES[op]
-    feeds = {"x": rng.standard_normal((T, B, F)).astype(np.float32)}
+    feeds = {"x": rng.standard_normal((length, batch, F)).astype(np.float32)}
     if initial:
-        feeds["h0"] = (0.5 * rng.standard_normal((n_dir, B, U))).astype(np.float32)
+        feeds["h0"] = (0.5 * rng.standard_normal((n_dir, batch, U))).astype(np.float32)
         if op == "LSTM":
-            feeds["c0"] = (0.5 * rng.standard_normal((n_dir, B, U))).astype(np.float32)
+            feeds["c0"] = (0.5 * rng.standard_normal((n_dir, batch, U))).astype(np.float32)
     shapes = {"x": (steps, None, F), "h0": (n_dir, None, U), "c0": (n_dir, None, U)}
     inputs = {k: SymbolicTensor(shapes[k], "float32", kind="input", name=k) for k in feeds}
     weights = [(0.5 * rng.standard_normal((n_dir, gates * U, F))), (0.5 * rng.standard_normal((n_dir, gates * U, U)))]
@@ -165,3 +166,8 @@ def test_stacked_lstm_on_embeddings_with_symbolic_length():
     out = og.layers.LSTM(2)(h)
     feeds = [np.array([[1, 1, 5, 0, 6], [2, 2, 2, 3, 1]], np.int64)]
     check_model(og.Model(ids, out), feeds)
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_single_step_and_single_sample(mode, op):
+    _check_node(op, steps=1, length=1, batch=1, attrs={"linear_before_reset": 1} if op == "GRU" else {})
