@@ -90,6 +90,13 @@ def test_layer_family(case):
     assert_gradients_match(*_both(lambda lib: _sequential(lib, shape, *makers)), rand(3, *shape))
 
 
+@pytest.mark.parametrize("case", ["simple_rnn", "lstm_backwards", "gru_reset_before", "bidirectional_mul"])
+def test_recurrent_inference_form(case):
+    """The graph without training rewrites (ONNX RNN for SimpleRNN) has Keras's gradients too."""
+    shape, makers = LAYER_CASES[case]
+    assert_gradients_match(*_both(lambda lib: _sequential(lib, shape, *makers)), rand(3, *shape), rewrite=False)
+
+
 def test_batch_norm_training_statistics():
     build = lambda lib: _sequential(lib, (4,), lambda L: L.Dense(3), lambda L: L.BatchNormalization())  # noqa: E731
     assert_gradients_match(*_both(build), rand(6, 4), training=True)
