@@ -169,3 +169,23 @@ def test_a_wrong_gradient_is_reported(monkeypatch):
     monkeypatch.setattr(_keras_reference, "keras_gradients", skewed)
     with pytest.raises(AssertionError, match="Gradients differ from Keras"):
         assert_gradients_match(*_both(lambda lib: keras_like(lib, "mlp")), rand(4, 784))
+
+
+def test_multi_head_attention_causal_with_key_and_scores():
+    def build(lib):
+        q, k, v = lib.Input(shape=(4, 6)), lib.Input(shape=(4, 5)), lib.Input(shape=(4, 5))
+        out, scores = lib.layers.MultiHeadAttention(num_heads=3, key_dim=2, value_dim=3, output_shape=4)(
+            q, v, key=k, use_causal_mask=True, return_attention_scores=True)
+        return lib.Model([q, k, v], [out, scores])
+
+    assert_gradients_match(*_both(build), [rand(2, 4, 6), rand(2, 4, 5, seed=1), rand(2, 4, 5, seed=2)])
+
+
+def test_embedding_into_self_attention_and_layer_norm():
+    def build(lib):
+        ids = lib.Input(shape=(6,), dtype="int64")
+        x = lib.layers.Embedding(9, 4)(ids)
+        x = lib.layers.LayerNormalization()(x + lib.layers.MultiHeadAttention(num_heads=2, key_dim=2)(x, x))
+        return lib.Model(ids, lib.layers.GlobalAveragePooling1D()(x))
+
+    assert_gradients_match(*_both(build), _ids((3, 6), 9))
