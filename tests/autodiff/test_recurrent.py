@@ -171,3 +171,20 @@ def test_stacked_lstm_on_embeddings_with_symbolic_length():
 @pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
 def test_single_step_and_single_sample(mode, op):
     _check_node(op, steps=1, length=1, batch=1, attrs={"linear_before_reset": 1} if op == "GRU" else {})
+
+
+@pytest.mark.parametrize("slot,message", [(4, "sequence_lens"), (7, "peepholes")])
+def test_unsupported_inputs_raise(slot, message):
+    from onnxgraph.autodiff import NoGradientError
+    from onnxgraph.autodiff._recurrent import lstm
+
+    x = SymbolicTensor((T, None, F), "float32", kind="input", name="x")
+    w, r = (Variable(np.zeros(s, np.float32), name=n, path=f"rnn/{n}").graph_value()
+            for n, s in (("w", (1, 4 * U, F)), ("r", (1, 4 * U, U))))
+    inputs = [x, w, r, None, None, None, None, None]
+    inputs[slot] = (SymbolicTensor((None,), "int32", kind="input", name="lens") if slot == 4 else
+                    Variable(np.zeros((1, 3 * U), np.float32), name="p", path="rnn/p").graph_value())
+    y, h, c = emit("LSTM", inputs, {"hidden_size": U}, outputs=3, shapes=[(T, 1, None, U), (1, None, U), (1, None, U)],
+                   dtypes_=["float32"] * 3)
+    with pytest.raises(NoGradientError, match=message):
+        lstm(y.producer, [None, h, None])
