@@ -244,3 +244,19 @@ def test_nested_model_carries_its_masks_like_keras():
 
     ours, theirs = _predict_both(build, IDS)
     np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-5, atol=1e-6)
+
+
+def test_eager_calls_carry_masks_like_keras():
+    embedding, lstm = layers.Embedding(10, 4, mask_zero=True), layers.LSTM(3, return_sequences=True)
+    x = embedding(IDS)
+    np.testing.assert_array_equal(x._keras_mask, IDS != 0)
+    y = lstm(x)  # the array's mask is used, as Keras's eager tensors' masks are
+    np.testing.assert_array_equal(y._keras_mask, IDS != 0)
+    k_embedding, k_lstm = keras.layers.Embedding(10, 4, mask_zero=True), keras.layers.LSTM(3, return_sequences=True)
+    k_lstm(k_embedding(IDS))  # builds the Keras layers
+    k_embedding.set_weights(embedding.get_weights())
+    k_lstm.set_weights(lstm.get_weights())
+    k_y = k_lstm(k_embedding(IDS))
+    np.testing.assert_allclose(np.asarray(y), keras.ops.convert_to_numpy(k_y), rtol=1e-5, atol=1e-6)
+    unmasked = lstm(np.asarray(x))  # a plain array has no mask
+    assert not np.allclose(np.asarray(unmasked), np.asarray(y))
