@@ -17,6 +17,7 @@ from onnxgraph import losses, metrics, optimizers  # noqa: E402
 from onnxgraph import callbacks  # noqa: E402
 from onnxgraph import export, interop  # noqa: E402  (interop registers OnnxNode for load_model)
 from onnxgraph import applications  # noqa: E402
+from onnxgraph import backend, datasets  # noqa: E402
 from onnxgraph import data, serving  # noqa: E402  (uvicorn, Starlette and Ray are imported only when used)
 from onnxgraph.layers import Input, InputLayer, Layer  # noqa: E402
 from onnxgraph.models import Model, Sequential  # noqa: E402
@@ -26,4 +27,5 @@ __all__ = [
     "__version__", "Input", "InputLayer", "Layer", "Model", "Sequential", "load_model",
     "activations", "initializers", "layers", "models", "ops", "saving", "utils",
     "losses", "metrics", "optimizers", "callbacks", "export", "interop", "applications", "data", "serving",
+    "backend", "datasets",
 ]

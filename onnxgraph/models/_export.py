@@ -47,6 +47,15 @@ class ExportMixin:
             proto = convert_opset(proto, target_opset)
         return proto
 
+    def _inference_proto(self, external=None):
+        """The graph alone for a session (no config metadata); weights go to `external` when given."""
+        sync = getattr(self, "_sync_trained_weights", None)
+        if sync is not None:
+            sync()
+        self._require_graph("ONNX graph")
+        graph = collect(self.inputs, self.outputs, self.input_names, self.output_names)
+        return to_model_proto(graph, name=self.name, doc=_doc(self), external=external)[0]
+
     def _record_weights(self, proto, weight_map) -> None:
         """Metadata: config JSON and, per weight, its initializer name and layout transform."""
         from onnx import numpy_helper
@@ -114,7 +123,7 @@ class ExportMixin:
 
             runner = GraphRunner(self.inputs, self.outputs, self.input_names, self.output_names,
                                  self.weights, name=self.name, providers=providers,
-                                 build_proto=self.to_onnx)
+                                 build_proto=self._inference_proto)
             self._runners[key] = runner
         return runner
 
