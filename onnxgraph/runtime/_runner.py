@@ -8,6 +8,7 @@ from onnxgraph.backend.graph import collect
 from onnxgraph.backend.serialize import to_model_proto
 from onnxgraph.backend.variable import state_epoch
 from onnxgraph.runtime._providers import import_onnxruntime, resolve_providers
+from onnxgraph.runtime._threads import spin_config
 
 __all__ = ["GraphRunner", "make_session", "session_from_proto", "release_sessions", "IN_MEMORY_THRESHOLD"]
 
@@ -19,8 +20,8 @@ _BIG_TENSOR = 2**20
 
 def make_session(model_bytes: bytes, providers="auto", threads: int | None = None, config: dict | None = None,
                  external=None):
-    """An InferenceSession; `config` adds session config entries, e.g. {"session.intra_op.allow_spinning": "0"}
-    (a server sharing the CPU with its event loop should not let idle worker threads spin).
+    """An InferenceSession; `config` adds session config entries over the defaults, which follow the
+    process-wide spinning policy (`set_thread_spinning`; idle worker threads do not spin).
     `external` maps initializer names declared external to numpy arrays supplied from memory."""
     ort = import_onnxruntime()
     options = ort.SessionOptions()
@@ -31,7 +32,7 @@ def make_session(model_bytes: bytes, providers="auto", threads: int | None = Non
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
-    for key, value in (config or {}).items():
+    for key, value in {**spin_config(), **(config or {})}.items():
         options.add_session_config_entry(key, str(value))
     return ort.InferenceSession(model_bytes, sess_options=options, providers=resolve_providers(providers))
 
