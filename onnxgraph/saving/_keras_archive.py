@@ -136,6 +136,7 @@ def load_keras(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
             model = deserialize_layer(from_keras(config, custom_objects), custom_objects)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{source}: {exc}") from None
+    _build_sequential(model, config)
     if not getattr(model, "built", True):
         raise ValueError(f"{source}: the model in the archive has no inputs to build it from (a subclassed Keras "
                          "model): rebuild it in onnxgraph and use model.load_weights().")
@@ -144,6 +145,19 @@ def load_keras(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
     if compile and compile_config:
         _restore_compiled(model, compile_config, weights, custom_objects, source)
     return model
+
+
+def _build_sequential(model, config: dict) -> None:
+    """A Keras Sequential built with `build(shape)` has no InputLayer: its config's
+    `build_input_shape` gives the input, as Keras's `Sequential.from_config` uses it."""
+    from onnxgraph.layers import Input
+
+    shape = (config.get("config") or {}).get("build_input_shape")
+    if getattr(model, "_functional", True) or not hasattr(model, "_input_tensor") or not isinstance(shape, list):
+        return
+    first = model.layers[0] if model.layers else None
+    model._input_tensor = Input(batch_shape=tuple(shape), dtype=getattr(first, "dtype", None) or "float32")
+    model._maybe_rebuild()
 
 
 def _restore_compiled(model, compile_config, weights: bytes, custom_objects, source) -> None:

@@ -255,3 +255,25 @@ def test_custom_layers_by_registered_name_both_ways(tmp_path):
     ours.save(tmp_path / "o.keras")
     back = keras.saving.load_model(tmp_path / "o.keras", custom_objects={"archive_test>OgScale": Scale})
     np.testing.assert_allclose(outputs(back, x)[0], outputs(theirs, x)[0], rtol=1e-6)
+
+
+def test_sequential_built_without_an_input_layer(tmp_path):
+    keras.backend.clear_session()
+    theirs = keras.Sequential([keras.layers.Dense(3, activation="relu"), keras.layers.Dense(2)])
+    theirs.build((None, 4))
+    theirs.save(tmp_path / "s.keras")
+    ours = og.load_model(tmp_path / "s.keras")
+    x = rand(2, 4)
+    np.testing.assert_allclose(outputs(ours, x)[0], outputs(theirs, x)[0], rtol=1e-6, atol=1e-6)
+
+
+def test_our_weights_file_loads_back_into_onnxgraph(tmp_path):
+    ours = recurrent(og)
+    randomize(ours, seed=4)
+    ours.save_weights(tmp_path / "o.weights.h5")
+    again = recurrent(og)
+    again.load_weights(tmp_path / "o.weights.h5")
+    x = inputs_for(recurrent)
+    np.testing.assert_array_equal(outputs(again, x)[0], outputs(ours, x)[0])
+    with pytest.raises(ValueError, match="end in '.weights.h5'"):
+        ours.save_weights(tmp_path / "o.h5")
