@@ -10,6 +10,7 @@ keras = pytest.importorskip("keras")
 
 def test_clear_session_restarts_auto_names_like_keras():
     for lib in (og, keras):
+        lib.backend.clear_session()
         lib.layers.Dense(2), lib.layers.Dense(2)
         assert lib.layers.Dense(2).name == "dense_2"
         lib.backend.clear_session()
