@@ -277,3 +277,33 @@ def test_our_weights_file_loads_back_into_onnxgraph(tmp_path):
     np.testing.assert_array_equal(outputs(again, x)[0], outputs(ours, x)[0])
     with pytest.raises(ValueError, match="end in '.weights.h5'"):
         ours.save_weights(tmp_path / "o.h5")
+
+
+def test_subclassed_model_weights_in_keras_layout(tmp_path):
+    def build(lib):
+        class Net(lib.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.encoder = lib.layers.Dense(5, activation="relu")
+                self.blocks = [lib.layers.Dense(5), lib.layers.Dense(5)]
+                self.head = lib.layers.Dense(2)
+
+            def call(self, x):
+                x = self.encoder(x)
+                for block in self.blocks:
+                    x = block(x)
+                return self.head(x)
+        return Net(name="net")
+    keras.backend.clear_session()
+    theirs, ours, x = build(keras), build(og), rand(3, 4)
+    theirs(x), ours(x)
+    randomize(theirs, seed=6)
+    ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
+    theirs.save_weights(tmp_path / "k.weights.h5")
+    ours.save_weights(tmp_path / "o.weights.h5")
+    want, got = h5_layout(tmp_path / "k.weights.h5"), h5_layout(tmp_path / "o.weights.h5")
+    assert sorted(k for k in got if "vars/" in k) == sorted(k for k in want if "vars/" in k)
+    reloaded = build(keras)
+    reloaded(x)
+    reloaded.load_weights(tmp_path / "o.weights.h5")
+    np.testing.assert_allclose(outputs(reloaded, x)[0], outputs(theirs, x)[0], rtol=1e-6)
