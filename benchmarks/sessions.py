@@ -143,7 +143,8 @@ def run(root: str, repeats: int = 3) -> list[str]:
     idle = idle_cpu()
     lines = [f"Threads per session: {_THREADS}.", "",
              "| measurement | spinning (onnxruntime default) | no spinning (onnxgraph default) |", "|---|---|---|",
-             f"| CPU burnt in the 20 ms after a toy_resnet run | {idle[True] * 1e3:.1f} ms | {idle[False] * 1e3:.1f} ms |"]
+             f"| CPU burnt in the 20 ms after a toy_resnet run | {idle[True] * 1e3:.1f} ms | "
+             f"{idle[False] * 1e3:.1f} ms |"]
     for case, batch in (("mlp", 32), ("toy_resnet", 1)):
         r = side_by_side(case, batch)
         lines.append(f"| {case} batch {batch} right after a toy_resnet run (B alone: {r['B alone'] * 1e3:.3f} ms) | "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["keras_home", "datasets_dir", "find", "KERAS_ORIGIN"]
+__all__ = ["keras_home", "datasets_dir", "datasets_dirs", "find", "missing_message", "KERAS_ORIGIN"]
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
@@ -23,22 +23,28 @@ def keras_home() -> str:
     return os.path.join(base, ".keras")
 
 
-def datasets_dir(subdir: str = "datasets") -> str:
-    """The folder Keras's `get_file` stores `cache_subdir` files in (same fallback as Keras)."""
+def datasets_dirs(subdir: str = "datasets") -> list[str]:
+    """Folders Keras's `get_file` may have stored `cache_subdir` files in: the Keras home's, then
+    `/tmp/.keras`'s when the home is not writable (Keras's fallback)."""
     base = os.path.expanduser(keras_home())
-    if not os.access(base, os.W_OK) and os.path.isdir(os.path.join("/tmp", ".keras")):
-        base = os.path.join("/tmp", ".keras")
-    return os.path.join(base, subdir)
+    folders = [os.path.join(base, subdir)]
+    if not os.access(base, os.W_OK):
+        folders.append(os.path.join("/tmp", ".keras", subdir))
+    return folders
+
+
+def datasets_dir(subdir: str = "datasets") -> str:
+    """Where a missing file should go: the Keras home's datasets folder."""
+    return datasets_dirs(subdir)[0]
 
 
 def find(dataset: str, candidates: list[str], origin: str, kind: str = "file") -> str:
-    """The first existing path among `candidates` (relative to the datasets folder, or absolute).
+    """The first existing path among `candidates` (relative to the datasets folders, or absolute).
 
     Raises FileNotFoundError naming the file Keras would have downloaded, where to put it and
     its URL.
     """
-    folder = datasets_dir()
-    paths = [c if os.path.isabs(c) else os.path.join(folder, c) for c in candidates]
+    paths = [c if os.path.isabs(c) else os.path.join(folder, c) for folder in datasets_dirs() for c in candidates]
     for path in paths:
         if (os.path.isdir(path) if kind == "dir" else os.path.isfile(path)):
             return path

@@ -12,7 +12,7 @@ import tarfile
 
 import numpy as np
 
-from onnxgraph.datasets._cache import datasets_dir, missing_message
+from onnxgraph.datasets._cache import datasets_dirs, missing_message
 from onnxgraph.datasets._pickle import load_pickle
 
 __all__ = ["CifarSource"]
@@ -23,10 +23,11 @@ class CifarSource:
 
     def __init__(self, dataset: str, folder: str, tarball: str, origin: str):
         self.dataset, self.folder, self.origin = dataset, folder, origin
-        root = datasets_dir()
-        dirs = [os.path.join(root, f"{folder}-target", folder), os.path.join(root, folder)]
-        archives = [os.path.join(root, f"{folder}-target_archive"), os.path.join(root, tarball),
-                    os.path.join(root, f"{folder}.tar.gz")]
+        roots = datasets_dirs()
+        dirs = [p for root in roots
+                for p in (os.path.join(root, f"{folder}-target", folder), os.path.join(root, folder))]
+        archives = [p for root in roots for p in (os.path.join(root, f"{folder}-target_archive"),
+                                                   os.path.join(root, tarball), os.path.join(root, f"{folder}.tar.gz"))]
         self.dir = next((d for d in dirs if os.path.isdir(d)), None)
         self.archive = None if self.dir else next((a for a in archives if os.path.isfile(a)), None)
         if self.dir is None and self.archive is None:

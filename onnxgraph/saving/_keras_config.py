@@ -119,8 +119,8 @@ def from_keras(entry: dict, custom_objects=None) -> dict:
         hint = (" Lambda layers hold Python code, which onnxgraph never loads from a file: replace the Lambda "
                 "with a registered custom layer.") if entry["class_name"] == "Lambda" else ""
         raise ValueError(f"Unknown layer class '{entry['class_name']}' (layer '{name}', module "
-                         f"'{entry.get('module')}') in the Keras config. Pass custom_objects={{'{entry['class_name']}': "
-                         f"cls}} or register the class with @onnxgraph.saving.register_serializable().{hint}")
+                         f"'{entry.get('module')}') in the Keras config. Pass "
+                         f"custom_objects={{'{entry['class_name']}': cls}} or register the class with @onnxgraph.saving.register_serializable().{hint}")
     if not isinstance(config, dict):
         return entry
     config = {k: v for k, v in config.items() if k not in _IGNORED}

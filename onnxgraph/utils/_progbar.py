@@ -1,4 +1,4 @@
-"""Keras 3's progress bar, character for character: `750/750 ━━━━━━━━━━━━━━━━━━━━ 1s 863us/step - loss: 0.1641`.
+"""Keras 3's progress bar, character for character: `750/750 ━━━━━━━━━━ 1s 863us/step - loss: 0.1641`.
 
 Same rules as `keras.utils.Progbar` (keras/src/utils/progbar.py): while running, the time
 shown is the ETA (`%ds`, `%d:%02d`, `%d:%02d:%02d`), at the end the total time; the rate is
