@@ -117,6 +117,17 @@ class ExportMixin:
         attach_training_state(proto, self, bool(include_optimizer))
         save_model_file(proto, filepath, overwrite=overwrite)
 
+    def to_json(self, **kwargs) -> str:
+        """The model config as a JSON string in Keras 3's layout (`keras.models.model_from_json` reads it).
+
+        Example:
+            >>> clone = og.models.model_from_json(model.to_json())   # same layers, fresh weights
+        """
+        from onnxgraph.saving._keras_archive import model_to_json
+
+        self._require_graph("config to serialize")
+        return model_to_json(self, **kwargs)
+
     def save_weights(self, filepath, overwrite: bool = True) -> None:
         """Write the weights as a Keras 3 `.weights.h5` file (Keras's `load_weights` reads it).
 

@@ -18,7 +18,7 @@ import os
 import tempfile
 import zipfile
 
-__all__ = ["save_keras", "load_keras", "save_weights_file", "KERAS_LAYOUT_VERSION", "MAX_CONFIG_BYTES"]
+__all__ = ["save_keras", "load_keras", "save_weights_file", "model_to_json", "model_from_json", "KERAS_LAYOUT_VERSION", "MAX_CONFIG_BYTES"]
 
 # The Keras release whose saving_lib layout this writer follows (Keras reads metadata.json's
 # keras_version for information only).
@@ -173,3 +173,36 @@ def _restore_compiled(model, compile_config, weights: bytes, custom_objects, sou
             return
         arrays = [group[k][()] for k in sorted(group.keys(), key=int)]
     set_optimizer_variables(model, arrays, source)
+
+
+def model_to_json(model, **kwargs) -> str:
+    """Keras's `model.to_json()`: the config.json object (compile config included) as a string."""
+    from onnxgraph.saving._compile_config import compile_config
+    from onnxgraph.saving._keras_config import to_keras
+
+    return json.dumps(to_keras(model, compile_config(model)), **kwargs)
+
+
+def model_from_json(json_string: str, custom_objects=None):
+    """Rebuild a model (fresh weights) from `to_json()` output, onnxgraph's or Keras's.
+
+    Like Keras, a compile config in the JSON compiles the model. Classes are found by name only.
+
+    Example:
+        >>> clone = model_from_json(model.to_json())
+    """
+    from onnxgraph.models._config import deserialize_layer
+    from onnxgraph.saving._compile_config import compile_from_config
+    from onnxgraph.saving._keras_config import from_keras
+    from onnxgraph.saving._registry import custom_object_scope
+
+    try:
+        config = json.loads(json_string)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ValueError(f"model_from_json: not a JSON model config ({exc}).") from None
+    with custom_object_scope(custom_objects or {}):
+        model = deserialize_layer(from_keras(config, custom_objects), custom_objects)
+    _build_sequential(model, config)
+    if config.get("compile_config"):
+        compile_from_config(model, config["compile_config"], custom_objects, "model_from_json")
+    return model

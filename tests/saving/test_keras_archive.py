@@ -334,3 +334,17 @@ def test_subclassed_model_weights_in_keras_layout(tmp_path):
     reloaded(x)
     reloaded.load_weights(tmp_path / "o.weights.h5")
     np.testing.assert_allclose(outputs(reloaded, x)[0], outputs(theirs, x)[0], rtol=1e-6)
+
+
+def test_to_json_and_model_from_json_both_ways():
+    ours = multi_io(og)
+    ours.compile(optimizer="adam", loss="mse")
+    text = ours.to_json()
+    clone = og.models.model_from_json(text)
+    assert clone.to_json() == text and clone.compiled
+    assert [layer.name for layer in clone.layers] == [layer.name for layer in ours.layers]
+    theirs = keras.models.model_from_json(text)
+    assert [layer.name for layer in theirs.layers] == [layer.name for layer in ours.layers]
+    keras.backend.clear_session()
+    back = og.models.model_from_json(recurrent(keras).to_json())
+    assert back.count_params() == recurrent(og).count_params()
