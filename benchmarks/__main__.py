@@ -11,7 +11,7 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECTIONS = ("build", "inference", "training", "memory", "improvements")
+SECTIONS = ("build", "inference", "training", "memory", "sessions", "improvements")
 CASES = ("mlp", "toy_resnet", "autoencoder", "ticket_router", "dense_stack_1000")
 
 
@@ -98,6 +98,11 @@ def main(argv=None) -> None:
         from benchmarks import memory
 
         body += ["## Peak memory", ""] + memory.run(cases, ROOT) + [""]
+    if "sessions" in sections:
+        from benchmarks import sessions
+
+        body += ["## Sessions side by side (thread spinning) and VGG19's first call", ""]
+        body += sessions.run(ROOT, min(args.repeats, 3)) + [""]
     if "improvements" in sections:
         from benchmarks import before_after
 

@@ -17,6 +17,7 @@ from onnxgraph import constraints, losses, metrics, optimizers, regularizers  # 
 from onnxgraph import callbacks  # noqa: E402
 from onnxgraph import export, interop  # noqa: E402  (interop registers OnnxNode for load_model)
 from onnxgraph import applications  # noqa: E402
+from onnxgraph import backend, datasets  # noqa: E402
 from onnxgraph import data, serving  # noqa: E402  (uvicorn, Starlette and Ray are imported only when used)
 from onnxgraph.layers import Input, InputLayer, Layer  # noqa: E402
 from onnxgraph.models import Model, Sequential  # noqa: E402
@@ -25,5 +26,6 @@ from onnxgraph.saving import load_model  # noqa: E402
 __all__ = [
     "__version__", "Input", "InputLayer", "Layer", "Model", "Sequential", "load_model",
     "activations", "initializers", "layers", "models", "ops", "saving", "utils",
-    "losses", "metrics", "optimizers", "regularizers", "constraints", "callbacks", "export", "interop", "applications", "data", "serving",
+    "losses", "metrics", "optimizers", "regularizers", "constraints", "callbacks", "export", "interop",
+    "applications", "data", "serving", "backend", "datasets",
 ]

@@ -8,7 +8,7 @@ import pytest
 PACKAGES = ["onnxgraph", "onnxgraph.layers", "onnxgraph.ops", "onnxgraph.models", "onnxgraph.saving",
             "onnxgraph.utils", "onnxgraph.activations", "onnxgraph.initializers", "onnxgraph.runtime",
             "onnxgraph.losses", "onnxgraph.metrics", "onnxgraph.optimizers", "onnxgraph.optimizers.schedules", "onnxgraph.callbacks",
-            "onnxgraph.serving", "onnxgraph.data"]
+            "onnxgraph.serving", "onnxgraph.data", "onnxgraph.backend", "onnxgraph.datasets"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -14,33 +14,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 
 import numpy as np
 
 import onnxgraph as keras
 from onnxgraph import layers
+from onnxgraph.datasets._pickle import DataOnlyUnpickler
 
 TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_FILE = "test_batch"
-_ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-            ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-            ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
-
-
-class _DataOnlyUnpickler(pickle.Unpickler):
-    """Unpickles plain containers and numpy arrays only (CIFAR batches need nothing else)."""
-
-    def find_class(self, module, name):
-        if (module, name) in _ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"CIFAR-10 batch files hold only data; refusing to load {module}.{name}.")
 
 
 def read_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR-10 python batch as (uint8 images (N, 32, 32, 3), int64 labels (N,))."""
     with open(path, "rb") as f:
-        entry = _DataOnlyUnpickler(f, encoding="bytes").load()
+        entry = DataOnlyUnpickler(f, encoding="bytes").load()
     if not isinstance(entry, dict) or b"data" not in entry or b"labels" not in entry:
         raise ValueError(f"{path} is not a CIFAR-10 python batch (expected a dict with b'data' and b'labels').")
     data = np.asarray(entry[b"data"], dtype=np.uint8)

@@ -14,9 +14,10 @@ from onnxgraph.backend.emit import OPSET
 from onnxgraph.backend.graph import Graph
 from onnxgraph.backend.ir import Node, SymbolicTensor
 
-__all__ = ["to_model_proto", "IR_VERSION", "PASSES", "UniqueNames"]
+__all__ = ["to_model_proto", "in_memory_tensor", "IR_VERSION", "PASSES", "UniqueNames", "EXTERNAL_MIN_BYTES"]
 
 IR_VERSION = 10
+EXTERNAL_MIN_BYTES = 2**16
 
 # Export passes: functions Graph -> None that rewrite the collected copy (layout changes,
 # clean-ups). Layer families append theirs here when imported.
@@ -60,8 +61,15 @@ def _ensure_distinct_outputs(graph: Graph) -> None:
 
 
 def to_model_proto(graph: Graph, *, name: str, doc: str = "", metadata=None,
-                   opset: int = OPSET, functions=(), extra_opsets=None) -> tuple[onnx.ModelProto, dict]:
-    """Return (ModelProto, weight_map). weight_map: variable path -> (initializer name, transform)."""
+                   opset: int = OPSET, functions=(), extra_opsets=None,
+                   external: dict | None = None) -> tuple[onnx.ModelProto, dict]:
+    """Return (ModelProto, weight_map). weight_map: variable path -> (initializer name, transform).
+
+    `external` (a dict to fill) keeps weights of EXTERNAL_MIN_BYTES or more out of the proto: each
+    becomes an initializer declared external ("in-memory") and its array goes into `external`
+    under the initializer's name, for onnxruntime's `add_external_initializers` (no protobuf copy
+    of the weights; VGG19's 548 MB otherwise cost seconds to copy and serialize).
+    """
     for run_pass in PASSES:
         run_pass(graph)
     _ensure_distinct_outputs(graph)
@@ -83,7 +91,7 @@ def to_model_proto(graph: Graph, *, name: str, doc: str = "", metadata=None,
                 input_names.append("")
                 continue
             if x.id not in names:
-                names[x.id] = _name_leaf(x, node, value_names, const_names, initializers, weight_map)
+                names[x.id] = _name_leaf(x, node, value_names, const_names, initializers, weight_map, external)
             input_names.append(names[x.id])
         output_names = []
         for i, out in enumerate(node.outputs):
@@ -150,13 +158,18 @@ def _local_functions(graph: Graph, functions, extra_opsets, opset: int):
     return list(result.values()), domains
 
 
-def _name_leaf(x, node, value_names, const_names, initializers, weight_map) -> str:
+def _name_leaf(x, node, value_names, const_names, initializers, weight_map, external=None) -> str:
     if x.kind == "variable":
         var = x.variable
         name = value_names.take(var.path if not x.transform else var.path)
         array = transforms.apply(var.value, x.transform)
         # ascontiguousarray turns a 0-d array into shape (1,): keep the shape.
-        initializers.append(numpy_helper.from_array(np.ascontiguousarray(array).reshape(np.shape(array)), name))
+        array = np.ascontiguousarray(array).reshape(np.shape(array))
+        if external is not None and array.nbytes >= EXTERNAL_MIN_BYTES:
+            initializers.append(in_memory_tensor(name, array))
+            external[name] = array
+        else:
+            initializers.append(numpy_helper.from_array(array, name))
         weight_map.setdefault(id(var), (name, x.transform))
         return name
     if x.kind == "constant":
@@ -170,3 +183,13 @@ def _name_leaf(x, node, value_names, const_names, initializers, weight_map) -> s
         f"Tensor {x} feeds node {'/'.join(node.scope + (node.op_type,))} but is neither produced "
         "inside the model nor one of its inputs."
     )
+
+
+def in_memory_tensor(name: str, array: np.ndarray) -> onnx.TensorProto:
+    """An initializer with no bytes, declared external: onnxruntime gets its array from memory."""
+    tensor = onnx.TensorProto(name=name, data_type=helper.np_dtype_to_tensor_dtype(array.dtype), dims=array.shape)
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    for key, value in (("location", "in-memory"), ("offset", "0"), ("length", str(array.nbytes))):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    return tensor

@@ -102,7 +102,7 @@ class ProgbarLogger(Callback):
         if self._bar is None:
             self._reset()
         self._seen = batch + 1
-        self._bar.update(self._seen, _display(logs))
+        self._bar.update(self._seen, _display(logs), finalize=False)  # as Keras: the epoch end finalizes
 
     def _finalize(self, logs):
         if self._bar is None:

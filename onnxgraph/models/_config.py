@@ -70,7 +70,9 @@ def functional_config(model) -> dict:
 
     def encode(value):
         if isinstance(value, SymbolicTensor):
-            return {"class_name": "__keras_tensor__", "config": {"keras_history": tensor_ref(value)}}
+            # shape and dtype as Keras writes them (Keras's loader needs them; ours ignores them)
+            return {"class_name": "__keras_tensor__", "config": {
+                "shape": list(value.shape), "dtype": str(value.dtype), "keras_history": tensor_ref(value)}}
         return value
 
     layer_entries = []

@@ -47,6 +47,15 @@ class ExportMixin:
             proto = convert_opset(proto, target_opset)
         return proto
 
+    def _inference_proto(self, external=None):
+        """The graph alone for a session (no config metadata); weights go to `external` when given."""
+        sync = getattr(self, "_sync_trained_weights", None)
+        if sync is not None:
+            sync()
+        self._require_graph("ONNX graph")
+        graph = collect(self.inputs, self.outputs, self.input_names, self.output_names)
+        return to_model_proto(graph, name=self.name, doc=_doc(self), external=external)[0]
+
     def _record_weights(self, proto, weight_map) -> None:
         """Metadata: config JSON and, per weight, its initializer name and layout transform."""
         from onnx import numpy_helper
@@ -71,17 +80,70 @@ class ExportMixin:
     def _class_name(self) -> str:
         return "Functional" if type(self).__name__ == "Model" else type(self).__name__
 
-    def save(self, filepath, overwrite: bool = True, layer_functions: bool = False, **kwargs) -> None:
-        """Write the model as one `.onnx` file (atomically; external data beside it over 2 GB).
+    def save(self, filepath, overwrite: bool = True, layer_functions: bool = False, include_optimizer=None,
+             **kwargs) -> None:
+        """Write the model as one `.onnx` file (atomically; external data beside it over 2 GB),
+        or as a Keras 3 `.keras` archive when the name ends in `.keras` (real Keras loads it).
 
+        A compiled model keeps its compile config (optimizer, loss, metrics, loss_weights) in
+        either file, so `load_model` returns it compiled: `evaluate`/`fit` work at once.
+        `include_optimizer` also stores the optimizer's variables (slots, iterations): default
+        True for `.keras` (as Keras), False for `.onnx`, which stays a lean inference file (pass
+        True to resume training exactly; they are initializers no node reads).
         `layer_functions=True` wraps each layer call in an ONNX local function (one node per
         layer in Netron); the default file is flat. Both compute the same values and load back.
+
+        Example:
+            >>> model.save("m.keras")                          # keras.saving.load_model reads it
+            >>> model.save("m.onnx", include_optimizer=True)   # resume fit() after load_model
         """
+        import os
+
+        from onnxgraph.saving._compile_config import attach_training_state
         from onnxgraph.saving._files import save_model_file
 
+        if not os.fspath(filepath).endswith((".onnx", ".keras")):
+            raise ValueError(f"Model files end in '.onnx' (the default: an ONNX model) or '.keras' (a Keras 3 "
+                             f"archive); got {os.fspath(filepath)!r}.")
+        if os.fspath(filepath).endswith(".keras"):
+            from onnxgraph.saving._keras_archive import save_keras
+
+            self._require_graph("graph to save")
+            save_keras(self, filepath, overwrite=overwrite,
+                       include_optimizer=True if include_optimizer is None else include_optimizer)
+            return
         proto = self.to_onnx(layer_functions=layer_functions,
                              **{k: v for k, v in kwargs.items() if k == "target_opset"})
+        attach_training_state(proto, self, bool(include_optimizer))
         save_model_file(proto, filepath, overwrite=overwrite)
+
+    def to_json(self, **kwargs) -> str:
+        """The model config as a JSON string in Keras 3's layout (`keras.models.model_from_json` reads it).
+
+        Example:
+            >>> clone = og.models.model_from_json(model.to_json())   # same layers, fresh weights
+        """
+        from onnxgraph.saving._keras_archive import model_to_json
+
+        self._require_graph("config to serialize")
+        return model_to_json(self, **kwargs)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Write the weights as a Keras 3 `.weights.h5` file (Keras's `load_weights` reads it).
+
+        Like Keras, a compiled model's optimizer variables are saved with them.
+
+        Example:
+            >>> model.save_weights("m.weights.h5")
+        """
+        import os
+
+        from onnxgraph.saving._keras_archive import save_weights_file
+
+        filepath = os.fspath(filepath)
+        if not filepath.endswith(".weights.h5"):
+            raise ValueError(f"Weight files end in '.weights.h5' (Keras's format); got {filepath!r}.")
+        save_weights_file(self, filepath, overwrite=overwrite)
 
     def export(self, filepath, target_opset=None, fp16=False, quantize=None, calibration_data=None,
                ort_format=False, format="onnx", **kwargs):
@@ -114,7 +176,7 @@ class ExportMixin:
 
             runner = GraphRunner(self.inputs, self.outputs, self.input_names, self.output_names,
                                  self.weights, name=self.name, providers=providers,
-                                 build_proto=self.to_onnx)
+                                 build_proto=self._inference_proto)
             self._runners[key] = runner
         return runner
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import weakref
+
 from onnxgraph.backend.graph import collect
 from onnxgraph.backend.serialize import to_model_proto
 from onnxgraph.backend.variable import state_epoch
 from onnxgraph.runtime._providers import import_onnxruntime, resolve_providers
+from onnxgraph.runtime._threads import spin_config
 
-__all__ = ["GraphRunner", "make_session", "session_from_proto", "IN_MEMORY_THRESHOLD"]
+__all__ = ["GraphRunner", "make_session", "session_from_proto", "release_sessions", "IN_MEMORY_THRESHOLD"]
 
 # Protobuf cannot serialize over 2 GiB: above this, big initializers reach onnxruntime as
 # in-memory OrtValues instead of bytes inside the serialized model (no temp files either way).
@@ -17,8 +20,8 @@ _BIG_TENSOR = 2**20
 
 def make_session(model_bytes: bytes, providers="auto", threads: int | None = None, config: dict | None = None,
                  external=None):
-    """An InferenceSession; `config` adds session config entries, e.g. {"session.intra_op.allow_spinning": "0"}
-    (a server sharing the CPU with its event loop should not let idle worker threads spin).
+    """An InferenceSession; `config` adds session config entries over the defaults, which follow the
+    process-wide spinning policy (`set_thread_spinning`; idle worker threads do not spin).
     `external` maps initializer names declared external to numpy arrays supplied from memory."""
     ort = import_onnxruntime()
     options = ort.SessionOptions()
@@ -29,7 +32,7 @@ def make_session(model_bytes: bytes, providers="auto", threads: int | None = Non
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
-    for key, value in (config or {}).items():
+    for key, value in {**spin_config(), **(config or {})}.items():
         options.add_session_config_entry(key, str(value))
     return ort.InferenceSession(model_bytes, sess_options=options, providers=resolve_providers(providers))
 
@@ -53,19 +56,27 @@ class GraphRunner:
         self._key = None
         self._fetches = None
         self.session = None
+        _RUNNERS.add(self)
 
     def _export(self):
+        """(ModelProto, {initializer name: array}): big weights reach onnxruntime from memory."""
+        external: dict = {}
         if self._build_proto is not None:
-            return self._build_proto()
+            return self._build_proto(external), external
         graph = collect(self._inputs, self._outputs, self.input_names, self.output_names)
-        return to_model_proto(graph, name=self._name)[0]
+        return to_model_proto(graph, name=self._name, external=external)[0], external
+
+    def release(self) -> None:
+        """Drop the cached session (the next run builds a new one)."""
+        self.session, self._fetches, self._key, self._epoch = None, None, None, -1
 
     def ensure_session(self):
         epoch = state_epoch()
         if epoch != self._epoch:
             key = tuple(v.version for v in self._variables)
             if key != self._key or self.session is None:
-                self.session = session_from_proto(self._export(), self._providers)
+                proto, external = self._export()
+                self.session = session_from_proto(proto, self._providers, external=external)
                 # Fetching outputs by name skips onnxruntime's per-call name list (~1.5 µs of predict).
                 self._fetches = [output.name for output in self.session.get_outputs()]
                 self._key = key
@@ -83,12 +94,29 @@ class GraphRunner:
         return session.run(self._fetches, feeds)
 
 
-def session_from_proto(proto, providers="auto", **kwargs):
-    """A session for a ModelProto of any size: over the protobuf limit, tensors over 1 MiB are
-    declared external and handed to onnxruntime from memory."""
+_RUNNERS: "weakref.WeakSet[GraphRunner]" = weakref.WeakSet()
+
+
+def release_sessions() -> None:
+    """Release every live GraphRunner's session (`clear_session`); each rebuilds on its next run."""
+    for runner in list(_RUNNERS):
+        runner.release()
+
+
+def session_from_proto(proto, providers="auto", external=None, **kwargs):
+    """A session for a ModelProto of any size.
+
+    `external` maps initializers the proto declares external ("in-memory") to their arrays,
+    which onnxruntime then reads in place. Without it, a proto over the protobuf limit gets its
+    tensors over 1 MiB moved out the same way.
+    """
     import numpy as np
     from onnx import TensorProto, numpy_helper
 
+    if external:
+        session = make_session(proto.SerializeToString(), providers, external=external, **kwargs)
+        session._onnxgraph_buffers = external  # the OrtValues borrow these arrays: keep them alive
+        return session
     if sum(len(t.raw_data) for t in proto.graph.initializer) <= IN_MEMORY_THRESHOLD:
         return make_session(proto.SerializeToString(), providers, **kwargs)
     import onnx

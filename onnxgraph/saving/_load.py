@@ -24,10 +24,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     """Load a model saved by `model.save(...)`. Never executes code from the file.
 
     Args:
-        filepath: path of the `.onnx` file.
+        filepath: path of the `.onnx` file, or of a Keras 3 `.keras` archive (written by Keras
+            or onnxgraph; same rules: data only, classes by registered name).
         custom_objects: {name: class} for custom layers/models that are not registered with
             `@register_serializable`.
-        compile: accepted for Keras compatibility (the file holds no training config).
+        compile: restore the saved compile config (optimizer, loss, metrics; optimizer state when
+            saved), so `evaluate`/`fit` work at once. False loads the model uncompiled.
         safe_mode: accepted for Keras compatibility; loading is always safe.
 
     Returns:
@@ -37,10 +39,16 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
         >>> model.save("m.onnx")
         >>> restored = load_model("m.onnx", custom_objects={"CustomDense": CustomDense})
     """
-    return model_from_proto(read_model_file(filepath), custom_objects, source=str(filepath))
+    import os
+
+    if os.fspath(filepath).endswith(".keras"):
+        from onnxgraph.saving._keras_archive import load_keras
+
+        return load_keras(filepath, custom_objects, compile=compile)
+    return model_from_proto(read_model_file(filepath), custom_objects, source=str(filepath), compile=compile)
 
 
-def model_from_proto(proto, custom_objects=None, source="model"):
+def model_from_proto(proto, custom_objects=None, source="model", compile=True):  # noqa: A002 - Keras name
     """Rebuild a model from an in-memory ModelProto written by onnxgraph."""
     from onnxgraph.models._config import deserialize_layer
     from onnxgraph.models._export import CONFIG_KEY, WEIGHTS_KEY
@@ -71,6 +79,10 @@ def model_from_proto(proto, custom_objects=None, source="model"):
 
             build_from_signatures(model, _input_signatures(proto))
     _restore_weights(model, proto, entries, source)
+    if compile:
+        from onnxgraph.saving._compile_config import restore_training_state
+
+        restore_training_state(model, proto, custom_objects, source)
     return model
 
 

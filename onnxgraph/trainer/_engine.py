@@ -50,6 +50,10 @@ class Engine:
             options.log_severity_level = 3
             if threads:
                 options.intra_op_num_threads = int(threads)
+            from onnxgraph.runtime._threads import spin_config
+
+            for key, value in spin_config().items():  # the process-wide policy: idle workers do not spin
+                options.add_session_config_entry(key, value)
             self.module = api.Module(self._artifacts.training_model, self.state, self._artifacts.eval_model,
                                      device="cpu", session_options=options)
             self._artifacts.cleanup()  # the Module has read the files

@@ -24,6 +24,21 @@ def auto_name(prefix: str) -> str:
     return prefix if count == 0 else f"{prefix}_{count}"
 
 
-def clear_session() -> None:
-    """Reset auto-name counters (like `keras.backend.clear_session()`)."""
+def clear_session(free_memory: bool = True) -> None:
+    """Start a fresh session, like `keras.backend.clear_session()`.
+
+    Auto-name counters restart (the next Dense is `dense` again), and every model's cached
+    onnxruntime session is released (each is rebuilt on the model's next call, so models stay
+    usable). `free_memory` is accepted for Keras compatibility: sessions are always released.
+
+    Example:
+        >>> clear_session()
+        >>> layers.Dense(2).name
+        'dense'
+    """
     _uids.clear()
+    import sys
+
+    runner = sys.modules.get("onnxgraph.runtime._runner")  # no sessions exist before it is imported
+    if runner is not None:
+        runner.release_sessions()

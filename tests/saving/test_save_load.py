@@ -119,7 +119,7 @@ def test_load_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="not saved by onnxgraph.*from_onnx"):
         keras.load_model(tmp_path / "foreign.onnx")
     with pytest.raises(ValueError, match="end in '.onnx'"):
-        branchy_model().save(tmp_path / "model.keras")
+        branchy_model().save(tmp_path / "model.h5")
 
 
 def test_unknown_layer_class_is_a_clear_error(tmp_path):
