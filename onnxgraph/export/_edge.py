@@ -21,6 +21,9 @@ _MAX_PROTO = 2**31 - 2**26  # in-memory sessions and checks need a serializable 
 
 def _base_proto(model) -> onnx.ModelProto:
     if isinstance(model, onnx.ModelProto):
+        from onnxgraph.saving._safe_io import check_onnx_proto
+
+        check_onnx_proto(model, "export_model")  # in memory: external data (no folder) is refused
         return model
     if isinstance(model, (str, os.PathLike)):
         from onnxgraph.saving._files import read_model_file
