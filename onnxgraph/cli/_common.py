@@ -16,15 +16,16 @@ def _existing(path: str) -> str:
 
 
 def read_model(path: str):
-    """The checked model of `path` (see onnxgraph/saving/_safe_io.py): a ModelProto with its external
-    data read from inside the model's folder, or the bytes of an .ort file. An onnxgraph file's graph
-    is proven to match its config first, so every command runs what load_model would."""
+    """What the commands run for `path` (see onnxgraph/saving/_safe_io.py): the bytes of an .ort
+    file, or a checked ModelProto with its external data read from inside the model's folder.
+    For an onnxgraph file that is the graph rebuilt from its config, as load_model and serving
+    run it: the config is the single source of truth, a doctored stored graph is never run."""
     from onnxgraph.saving._load import model_from_proto
     from onnxgraph.saving._safe_io import read_runtime_file
 
     model = read_runtime_file(_existing(path))
     if not isinstance(model, bytes) and _has_config(model):
-        model_from_proto(model, source=path)  # refuses a graph that differs from the config
+        return model_from_proto(model, source=path).to_onnx()
     return model
 
 

@@ -60,7 +60,7 @@ def run_check(args) -> int:
     import onnx
 
     path = args.model
-    model = read_model(path)  # checked: structure, limits, confined external data, config == graph
+    model = read_model(path)  # checked (structure, limits, confined data); onnxgraph files: the config's graph
     if isinstance(model, bytes):
         sess = session(model)
         print(f"{path}: ORT format; onnxruntime loads it "
@@ -131,7 +131,7 @@ def run_view(args) -> int:
     from onnxgraph.saving._load import model_from_proto
     from onnxgraph.utils import view
 
-    model = read_model(args.model)  # checked; an onnxgraph file's graph is proven to match its config
+    model = read_model(args.model)  # checked; a broken config is refused here
     layered = args.layers and not isinstance(model, bytes) and _has_config(model)
     source = model_from_proto(model, source=args.model) if layered else args.model
     handle = view(source, port=args.port, browse=not args.no_browse, layer_functions=args.layers)

@@ -5,7 +5,9 @@ through `custom_objects`, `custom_object_scope`, the registry and onnxgraph's ow
 (never imported from a module the file names); weights are numpy arrays decoded from
 initializers (no pickle); external data must live inside the model's folder. The file is
 checked before anything is built (`_safe_io`), the config may only allocate the weight bytes
-the file holds (`_limits`), and the rebuilt graph must equal the stored one (`_agreement`).
+the file holds (`_limits`). The config is the single source of truth for an onnxgraph file:
+every onnxgraph entry point (the command line and serving too) runs the graph rebuilt from it,
+never the stored graph, so a file whose graph was doctored cannot give two answers.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import numpy as np
 from onnx import numpy_helper
 
 from onnxgraph.backend import dtypes, transforms
-from onnxgraph.saving._agreement import verify_graph_matches_config
 from onnxgraph.saving._files import read_model_file
 from onnxgraph.saving._limits import FileLimitError, check_json_depth, weight_budget
 from onnxgraph.saving._registry import custom_object_scope
@@ -45,10 +46,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     return model_from_proto(read_model_file(filepath), custom_objects, source=str(filepath))
 
 
-def model_from_proto(proto, custom_objects=None, source="model", verify=True):
-    """Rebuild a model from a checked ModelProto written by onnxgraph (see `_safe_io`).
-
-    `verify` compares the rebuilt graph with the stored one (`_agreement.py`)."""
+def model_from_proto(proto, custom_objects=None, source="model"):
+    """Rebuild a model from a checked ModelProto written by onnxgraph (see `_safe_io`)."""
     from onnxgraph.models._config import deserialize_layer
     from onnxgraph.models._export import CONFIG_KEY, WEIGHTS_KEY
 
@@ -82,15 +81,13 @@ def model_from_proto(proto, custom_objects=None, source="model", verify=True):
             raise
         except ValueError as exc:
             raise ValueError(f"{source}: {exc}") from None
-        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        except (KeyError, IndexError, AttributeError) as exc:
             raise ValueError(f"{source}: the onnxgraph config is malformed ({type(exc).__name__}: {exc}); "
                              "the file was edited or damaged: re-save it from the code.") from None
         except RecursionError:
             raise ValueError(f"{source}: the onnxgraph config nests layers or models too deeply to rebuild "
                              "(Python's recursion limit); onnxgraph does not write such files.") from None
     _restore_weights(model, proto, entries, source)
-    if verify:
-        verify_graph_matches_config(model, proto, source)
     return model
 
 
