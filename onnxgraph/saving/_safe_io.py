@@ -134,5 +134,8 @@ def check_onnx_proto(proto: onnx.ModelProto, source: str = "the ONNX model") -> 
     """The checks for a model held in memory: structure, and no external data (it has no folder)."""
     if not isinstance(proto, onnx.ModelProto):
         raise TypeError(f"{source}: expected an onnx.ModelProto, got {type(proto).__name__}.")
+    if proto.ir_version <= 0 or not proto.HasField("graph"):
+        raise ModelFileError(f"{source}: the ModelProto holds no {'IR version' if proto.ir_version <= 0 else 'graph'}; "
+                             "it is empty or was parsed from something that is not an ONNX model.")
     check_structure(proto, source)
     refuse_external_data(proto, source)

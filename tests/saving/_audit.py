@@ -87,3 +87,42 @@ finally:
     with open(report, "w") as f:
         f.write("\n".join(hits))
 """
+
+
+class FolderWatch:
+    """inotify on a folder: did any process (onnxruntime's C++ included) open or read a file in it?
+
+    The audit hook sees Python's opens only; the kernel sees everyone's. Linux only.
+    """
+
+    IN_ACCESS, IN_OPEN = 0x1, 0x20
+
+    def __init__(self, folder):
+        import ctypes
+
+        self._libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        self.fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        if self._libc.inotify_add_watch(self.fd, os.fsencode(folder), self.IN_ACCESS | self.IN_OPEN) < 0:
+            raise OSError(ctypes.get_errno(), f"inotify_add_watch({folder}) failed")
+
+    def events(self) -> list:
+        """(mask, name) of every open/read in the folder since the watch began (or the last call)."""
+        import struct
+
+        found = []
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return found
+            offset = 0
+            while offset < len(data):
+                _wd, mask, _cookie, size = struct.unpack_from("iIII", data, offset)
+                name = data[offset + 16: offset + 16 + size].rstrip(b"\0").decode()
+                found.append((mask, name))
+                offset += 16 + size
+
+    def close(self):
+        os.close(self.fd)
