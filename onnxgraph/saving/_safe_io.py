@@ -82,7 +82,7 @@ def _parse(data: bytes, source: str) -> onnx.ModelProto:
         raise ModelFileError(f"{source} is not a readable ONNX model ({expected}): protobuf cannot parse its {len(data):,} bytes"
                              f"{hint}; the file is truncated, damaged or of another format ({exc}).") from None
     if proto.ir_version <= 0 or not proto.HasField("graph"):
-        missing = "an IR version" if proto.ir_version <= 0 else "a graph"
+        missing = "IR version" if proto.ir_version <= 0 else "graph"
         raise ModelFileError(f"{source} is not a readable ONNX model ({expected}): its {len(data):,} bytes parse, but hold no {missing}; "
                              "the file is of another format or damaged.")
     return proto

@@ -170,8 +170,8 @@ def garbage(kind, folder):
         buffer = io.BytesIO()
         np.save(buffer, np.ones(3))
         data = buffer.getvalue()
-    elif kind == "not_a_model":  # valid protobuf bytes of another message
-        data = numpy_helper.from_array(np.ones(3, np.float32), "t").SerializeToString()
+    elif kind == "not_a_model":  # parses as a ModelProto, but holds no IR version and no graph
+        data = onnx.ModelProto(doc_string="not a model", producer_name="crafted").SerializeToString()
     else:
         raise ValueError(kind)
     with open(path, "wb") as f:
