@@ -12,6 +12,8 @@ match their declared shape.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 
@@ -22,15 +24,25 @@ __all__ = ["check_structure", "tensor_nbytes"]
 _GRAY, _BLACK = 1, 2
 
 
+_ITEMSIZE: dict = {}
+
+
+def _itemsize(data_type: int) -> int | None:
+    if data_type not in _ITEMSIZE:
+        size = None
+        if data_type not in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED) and data_type < 17:
+            try:
+                size = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type)).itemsize
+            except (KeyError, TypeError, ValueError):
+                size = None
+        _ITEMSIZE[data_type] = size
+    return _ITEMSIZE[data_type]
+
+
 def tensor_nbytes(tensor) -> int | None:
     """Bytes the tensor's shape and type need, or None for strings and packed sub-byte types."""
-    if tensor.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED) or tensor.data_type >= 17:
-        return None
-    try:
-        itemsize = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
-    except (KeyError, TypeError, ValueError):
-        return None
-    return int(np.prod([int(d) for d in tensor.dims], dtype=object)) * itemsize
+    itemsize = _itemsize(tensor.data_type)
+    return None if itemsize is None else math.prod(tensor.dims) * itemsize
 
 
 def _check_tensors(proto, source: str) -> None:
