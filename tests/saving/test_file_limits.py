@@ -179,16 +179,17 @@ def test_swapping_in_a_symlink_while_loading_never_reads_the_outside_file(tmp_pa
 
 
 SWAPPER = """
-import os, sys
+import os, sys, time
 secret, folder = sys.argv[1], sys.argv[2]
-real = open(os.path.join(folder, "w.bin"), "rb").read()
-tmp, target = os.path.join(folder, "w.tmp"), os.path.join(folder, "w.bin")
-while True:
+original, tmp, target = (os.path.join(folder, name) for name in ("w.orig", "w.tmp", "w.bin"))
+os.link(target, original)
+while True:  # both states held about equally long
     os.symlink(secret, tmp)
     os.replace(tmp, target)
-    with open(tmp, "wb") as f:
-        f.write(real)
+    time.sleep(0.0005)
+    os.link(original, tmp)
     os.replace(tmp, target)
+    time.sleep(0.0005)
 """
 
 
