@@ -175,3 +175,26 @@ def test_a_doctored_graph_never_gives_a_second_answer(tmp_path):
         if r["entry"] in ("from_onnx", "from_onnx(proto)", "ServedModel(ModelSpec)"):
             continue  # these wrap the ONNX graph itself, by design (no config involved)
         np.testing.assert_allclose(r["outputs"], reference.ravel(), rtol=1e-5, err_msg=r["entry"])
+
+
+@pytest.mark.parametrize("command", ["predict", "check", "bench", "serve"])
+def test_the_real_command_line_opens_nothing_outside(tmp_path, command):
+    """`python -m onnxgraph.cli` itself (not main() in a driver), under the audit-hook wrapper."""
+    from tests.saving._audit import WRAPPER
+
+    paths, outside = _cases(tmp_path, ["parent", "symlinked_dir", "recursion_self"])
+    np.save(tmp_path / "x.npy", np.ones((2, 6), np.float32))
+    extra = {"predict": ["--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")],
+             "check": [], "bench": ["--iterations", "2"], "serve": ["--port", "0"]}[command]
+    for path in paths:
+        report = tmp_path / "opened.txt"
+        watch = FolderWatch(outside)
+        try:
+            proc = subprocess.run([sys.executable, "-c", WRAPPER, str(outside), str(report), command, path, *extra],
+                                  capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
+            events = watch.events()
+        finally:
+            watch.close()
+        assert proc.returncode == 2, proc.stderr
+        assert path in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        assert report.read_text() == "" and events == []
