@@ -148,6 +148,17 @@ def _pread_all(fd: int, length: int, offset: int) -> bytes:
     return data
 
 
+def _check_memory(nbytes: int, source: str) -> None:
+    """External data larger than this machine's memory (sparse files can declare any size) is refused."""
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if nbytes > physical:
+        raise ValueError(f"{source}: its external data files hold {nbytes:,} bytes of tensors, more than this "
+                         f"machine's {physical:,} bytes of memory; nothing was read.")
+
+
 def inline_external_data(proto: onnx.ModelProto, dir_fd: int, source: str) -> int:
     """Check every external reference, then read each data file once (confined) into the tensors.
 
@@ -162,13 +173,16 @@ def inline_external_data(proto: onnx.ModelProto, dir_fd: int, source: str) -> in
         info = {entry.key: entry.value for entry in tensor.external_data}
         location = info.get("location", "")
         plans.append((tensor, info, location, tuple(_parts(tensor, location, source))))
-    descriptors, total = {}, 0
+    descriptors, spans = {}, []
     try:
-        for tensor, info, location, parts in plans:
+        for tensor, info, location, parts in plans:  # open and check everything before reading anything
             if parts not in descriptors:
                 descriptors[parts] = _open_confined(dir_fd, list(parts), tensor, location, source)
             fd = descriptors[parts]
-            offset, length = _span(tensor, info, os.fstat(fd).st_size, location, source)
+            spans.append((tensor, fd, *_span(tensor, info, os.fstat(fd).st_size, location, source)))
+        _check_memory(sum(length for *_, length in spans), source)
+        total = 0
+        for tensor, fd, offset, length in spans:
             try:
                 tensor.raw_data = _pread_all(fd, length, offset)
             except ValueError as exc:

@@ -207,3 +207,17 @@ def test_file_errors_name_the_file_and_what_was_expected(tmp_path):
         og.load_model(tmp_path / "folder.onnx")
     with pytest.raises(ValueError, match="the ONNX bytes is not a readable ONNX model"):
         og.serving.resolve_models(b"\x00\x01garbage")
+
+
+def test_a_sparse_data_file_declaring_more_than_memory_is_refused_unread(tmp_path):
+    from onnx import numpy_helper
+
+    from onnxgraph.saving._safe_io import read_onnx_file
+
+    with open(tmp_path / "w.bin", "wb") as f:
+        f.truncate(2**42)  # 4 TiB that take no disk: a file can declare any size
+    weight = _crafted._external(numpy_helper.from_array(np.zeros(1, np.float32), "W"), "w.bin")
+    weight.dims[:] = [2**40]
+    path = _crafted._save(tmp_path, _crafted._model([_crafted.helper.make_node("Add", ["x", "W"], ["y"])], [weight]))
+    with pytest.raises(ValueError, match=r"hold 4,398,046,511,104 bytes of tensors, more than this machine's"):
+        read_onnx_file(path)
