@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-__all__ = ["load_any", "is_onnxgraph_file", "session", "read_inputs", "resolve_outputs"]
+__all__ = ["load_any", "read_model", "is_onnxgraph_file", "session", "read_inputs", "resolve_outputs"]
 
 
 def _existing(path: str) -> str:
@@ -15,34 +15,56 @@ def _existing(path: str) -> str:
     return path
 
 
-def is_onnxgraph_file(path: str) -> bool:
-    """Whether the file carries an onnxgraph config (saved by model.save)."""
-    import onnx
+def read_model(path: str):
+    """What the commands run for `path` (see onnxgraph/saving/_safe_io.py): the bytes of an .ort
+    file, or a checked ModelProto with its external data read from inside the model's folder.
+    For an onnxgraph file that is the graph rebuilt from its config, as load_model and serving
+    run it: the config is the single source of truth, a doctored stored graph is never run."""
+    from onnxgraph.saving._load import model_from_proto
+    from onnxgraph.saving._safe_io import read_runtime_file
 
+    model = read_runtime_file(_existing(path))
+    if not isinstance(model, bytes) and _has_config(model):
+        return model_from_proto(model, source=path).to_onnx()
+    return model
+
+
+def _has_config(proto) -> bool:
     from onnxgraph.models._export import CONFIG_KEY
 
-    proto = onnx.load(_existing(path), load_external_data=False)
     return any(p.key == CONFIG_KEY for p in proto.metadata_props)
+
+
+def is_onnxgraph_file(path: str) -> bool:
+    """Whether the file carries an onnxgraph config (saved by model.save)."""
+    from onnxgraph.saving._safe_io import read_onnx_file
+
+    return _has_config(read_onnx_file(_existing(path)))
 
 
 def load_any(path: str):
     """An onnxgraph file rebuilds its layers (load_model); any other ONNX file is wrapped (from_onnx)."""
     from onnxgraph.interop import from_onnx
-    from onnxgraph.saving import load_model
+    from onnxgraph.saving._load import model_from_proto
+    from onnxgraph.saving._safe_io import read_onnx_file
 
-    return load_model(path) if is_onnxgraph_file(path) else from_onnx(path)
+    proto = read_onnx_file(_existing(path))
+    if _has_config(proto):
+        return model_from_proto(proto, source=path)
+    return from_onnx(proto, name=os.path.splitext(os.path.basename(path))[0])
 
 
-def session(path: str, threads: int | None = None, providers="cpu"):
-    """An onnxruntime session on the file itself (works for exported float16/int8/ORT files too)."""
-    from onnxgraph.runtime import import_onnxruntime, resolve_providers
+def session(model, threads: int | None = None, providers="cpu"):
+    """An onnxruntime session on a checked model (`read_model`): from bytes, never from a path, so
+    onnxruntime cannot follow anything in the file (float16/int8/ORT files run as they are)."""
+    from onnxgraph.runtime import make_session
+    from onnxgraph.runtime._runner import session_from_proto
 
-    ort = import_onnxruntime()
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-    return ort.InferenceSession(_existing(path), sess_options=options, providers=resolve_providers(providers))
+    if isinstance(model, str):
+        model = read_model(model)
+    if isinstance(model, bytes):
+        return make_session(model, providers, threads)
+    return session_from_proto(model, providers, threads=threads)
 
 
 _ORT_NUMPY = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,

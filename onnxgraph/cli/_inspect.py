@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 
-from onnxgraph.cli._common import load_any, session
+from onnxgraph.cli._common import load_any, read_model, session
 
 __all__ = ["add_parser"]
 
@@ -60,12 +60,13 @@ def run_check(args) -> int:
     import onnx
 
     path = args.model
-    if path.endswith(".ort"):
-        sess = session(path)
+    model = read_model(path)  # checked (structure, limits, confined data); onnxgraph files: the config's graph
+    if isinstance(model, bytes):
+        sess = session(model)
         print(f"{path}: ORT format; onnxruntime loads it "
               f"(inputs {[i.name for i in sess.get_inputs()]}, outputs {[o.name for o in sess.get_outputs()]})")
         return 0
-    proto = onnx.load(path, load_external_data=False)
+    proto = model
     opsets = ", ".join(f"{o.domain or 'ai.onnx'} {o.version}" for o in proto.opset_import)
     ops = collections.Counter(n.op_type for n in proto.graph.node)
     data_bytes = os.path.getsize(path)
@@ -80,7 +81,7 @@ def run_check(args) -> int:
         print(f"  output {value.name}: {_type_text(value)}")
     failed = False
     try:
-        onnx.checker.check_model(path, full_check=True)  # the path form handles external data
+        onnx.checker.check_model(_checkable(proto), full_check=True)  # in memory: the checker opens nothing
         print("  onnx.checker (full_check): ok")
     except Exception as exc:  # noqa: BLE001 - reported, exit status 1
         print(f"  onnx.checker (full_check): FAILED: {' '.join(str(exc).split())[:500]}")
@@ -88,12 +89,29 @@ def run_check(args) -> int:
     try:
         from onnxgraph.runtime import import_onnxruntime
 
-        session(path)
+        session(proto)
         print(f"  onnxruntime {import_onnxruntime().__version__}: loads ok")
     except Exception as exc:  # noqa: BLE001
         print(f"  onnxruntime: FAILED to load: {' '.join(str(exc).split())[:500]}")
         failed = True
     return 1 if failed else 0
+
+
+def _checkable(proto):
+    """The proto itself, or over protobuf's 2 GiB a copy whose big tensors are marked as in-memory
+    external data (the checker checks their declarations without reading any file)."""
+    if proto.ByteSize() < 2**31 - 2**26:
+        return proto
+    import onnx
+
+    light = onnx.ModelProto()
+    light.CopyFrom(proto)
+    for tensor in light.graph.initializer:
+        if len(tensor.raw_data) > 2**20:
+            tensor.ClearField("raw_data")
+            tensor.data_location = onnx.TensorProto.EXTERNAL
+            tensor.external_data.add(key="location", value="in-memory")
+    return light
 
 
 def _size(n: int) -> str:
@@ -109,10 +127,13 @@ def _type_text(value) -> str:
 
 
 def run_view(args) -> int:
-    from onnxgraph.cli._common import is_onnxgraph_file
+    from onnxgraph.cli._common import _has_config
+    from onnxgraph.saving._load import model_from_proto
     from onnxgraph.utils import view
 
-    source = load_any(args.model) if args.layers and is_onnxgraph_file(args.model) else args.model
+    model = read_model(args.model)  # checked; a broken config is refused here
+    layered = args.layers and not isinstance(model, bytes) and _has_config(model)
+    source = model_from_proto(model, source=args.model) if layered else args.model
     handle = view(source, port=args.port, browse=not args.no_browse, layer_functions=args.layers)
     print(f"Netron is serving {os.path.basename(args.model)} at {handle.url} (Ctrl-C stops)", flush=True)
     stop = threading.Event()

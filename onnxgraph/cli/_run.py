@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from onnxgraph.cli._common import read_inputs, session
+from onnxgraph.cli._common import read_inputs, read_model, session
 
 __all__ = ["add_parser"]
 
@@ -36,7 +36,7 @@ def add_parser(subparsers) -> None:
 
 
 def run_predict(args) -> int:
-    sess = session(args.model, providers=args.providers)
+    sess = session(read_model(args.model), providers=args.providers)
     feeds = read_inputs(sess, args.input)
     names = [o.name for o in sess.get_outputs()]
     if len(names) > 1 and not args.output.endswith(".npz"):
@@ -59,13 +59,12 @@ def run_bench(args) -> int:
 
     if args.batch_size < 1 or args.iterations < 1 or args.warmup < 0:
         raise ValueError("--batch-size and --iterations must be >= 1, --warmup >= 0")
-    import onnx
-
-    sess = session(args.model, threads=args.threads, providers=args.providers)
-    if args.model.endswith(".ort"):
+    model = read_model(args.model)
+    sess = session(model, threads=args.threads, providers=args.providers)
+    if isinstance(model, bytes):  # an .ort file
         feeds = {i.name: _random(i, args.batch_size) for i in sess.get_inputs()}
     else:
-        feeds = sample_feeds(onnx.load(args.model, load_external_data=False), batch=args.batch_size)
+        feeds = sample_feeds(model, batch=args.batch_size)
         wanted = {i.name: i.type for i in sess.get_inputs()}
         feeds = {k: v.astype(np.float16) if wanted.get(k) == "tensor(float16)" else v for k, v in feeds.items()}
     for _ in range(args.warmup):

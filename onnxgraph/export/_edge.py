@@ -21,11 +21,19 @@ _MAX_PROTO = 2**31 - 2**26  # in-memory sessions and checks need a serializable 
 
 def _base_proto(model) -> onnx.ModelProto:
     if isinstance(model, onnx.ModelProto):
+        from onnxgraph.saving._safe_io import check_onnx_proto
+
+        check_onnx_proto(model, "export_model")  # in memory: external data (no folder) is refused
         return model
     if isinstance(model, (str, os.PathLike)):
         from onnxgraph.saving._files import read_model_file
+        from onnxgraph.models._export import CONFIG_KEY
+        from onnxgraph.saving._load import model_from_proto
 
-        return read_model_file(model)
+        proto = read_model_file(model)
+        if any(p.key == CONFIG_KEY for p in proto.metadata_props):  # the config is the source of truth
+            return model_from_proto(proto, source=os.fspath(model)).to_onnx()
+        return proto
     if hasattr(model, "to_onnx"):
         return model.to_onnx()
     raise TypeError(f"export needs a Model, an onnx.ModelProto or a path to a .onnx file, got {type(model).__name__}.")

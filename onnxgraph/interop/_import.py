@@ -98,6 +98,9 @@ class ImportedModel(Model):
 
 def _read(source):
     if isinstance(source, onnx.ModelProto):
+        from onnxgraph.saving._safe_io import check_onnx_proto
+
+        check_onnx_proto(source, "from_onnx")  # in memory: no folder, so external data is refused
         proto = onnx.ModelProto()
         proto.CopyFrom(source)
         return proto, getattr(source, "name", "") or "imported"

@@ -25,6 +25,7 @@ from onnxgraph.layers import _mask_flow as _masks
 from onnxgraph.layers import _onnxscript_hook as _onnxscript
 from onnxgraph.layers._input_spec import check_input_spec
 from onnxgraph.layers._node import LayerNode, is_recording
+from onnxgraph.saving._limits import charge_weight
 from onnxgraph.utils._naming import auto_name
 from onnxgraph.utils._tree import flatten, map_structure
 
@@ -97,10 +98,11 @@ class Layer:
         if any(d is None or d < 0 for d in shape):
             raise ValueError(f"Layer '{self.name}': weight {name!r} needs a fully known shape, got {shape}.")
         dtype = dtypes.standardize(dtype or self.dtype)
+        name = name or f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
+        charge_weight(self.name, name, shape, dtypes.to_numpy(dtype))  # a file's config cannot allocate freely
         if initializer is None:
             initializer = "glorot_uniform" if dtypes.is_float(dtype) else "zeros"
         value = _initializers.get(initializer)(shape, dtype=dtypes.to_numpy(dtype))
-        name = name or f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
         path = "/".join(current_scope() or (self.name,)) + "/" + name
         variable = Variable(value, name=name, path=path, trainable=trainable, dtype=dtype, copy=False)
         # Read by the training graph (penalty added to the loss) and the engine (projection after

@@ -1,7 +1,8 @@
-"""Reading and writing `.onnx` files: atomic saves, external data kept inside the model folder."""
+"""Reading and writing `.onnx` files: atomic saves that clean up after interrupted ones."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -23,7 +24,9 @@ def save_model_file(proto: onnx.ModelProto, filepath, overwrite: bool = True) ->
     """Write `proto` atomically: a crash mid-save never destroys the previous file.
 
     Large models write their weights to `<name>.<token>.data` beside the file first; the
-    new `.onnx` then replaces the old one in one rename, and the old data file is removed.
+    new `.onnx` then replaces the old one in one rename. Saves into one folder hold a lock on
+    it, so after the rename every temp file (`.<name>.tmp-*.onnx`) and data file of this target
+    other than the new one is left over from an interrupted save (kill -9, power cut) and removed.
     """
     filepath = os.fspath(filepath)
     if not filepath.endswith(".onnx"):
@@ -32,13 +35,19 @@ def save_model_file(proto: onnx.ModelProto, filepath, overwrite: bool = True) ->
         raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")
     folder = os.path.dirname(os.path.abspath(filepath))
     os.makedirs(folder, exist_ok=True)
-    old_data = _external_locations(filepath) if os.path.exists(filepath) else set()
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=folder)
+    base = os.path.basename(filepath)
+    with _folder_lock(folder):
+        new_data = _write_replace(proto, filepath, folder, base)
+        _remove_leftovers(folder, base, keep=new_data)
+
+
+def _write_replace(proto, filepath: str, folder: str, base: str) -> str | None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.tmp-", suffix=".onnx", dir=folder)
     os.close(fd)
     new_data = None
     try:
         if _tensor_bytes(proto) > EXTERNAL_DATA_THRESHOLD:
-            new_data = f"{os.path.basename(filepath)}.{secrets.token_hex(4)}.data"
+            new_data = f"{base}.{secrets.token_hex(4)}.data"
             proto = _copy(proto)
             onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
                             location=new_data, size_threshold=1024)
@@ -57,10 +66,40 @@ def save_model_file(proto: onnx.ModelProto, filepath, overwrite: bool = True) ->
             if leftover and os.path.exists(leftover):
                 os.remove(leftover)
         raise
-    for location in old_data - ({new_data} if new_data else set()):
-        path = os.path.join(folder, location)
-        if os.path.isfile(path):
-            os.remove(path)
+    return new_data
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: str):
+    """An exclusive flock on the folder itself (no lock file to leave behind), where available."""
+    try:
+        import fcntl
+    except ImportError:  # no flock: leftovers are still removed, concurrent savers are not serialized
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _remove_leftovers(folder: str, base: str, keep: str | None) -> None:
+    """Temp and data files of this target from earlier saves, named as this module names them.
+
+    Only exact patterns qualify (`.<file>.tmp-<mkstemp chars>.onnx`, `<file>.<8 hex>.data`), and
+    only regular files: a crafted old file's `location` entries can never make a save delete
+    other files, and the file just written references no data file but `keep`.
+    """
+    patterns = re.compile(re.escape(f".{base}.tmp-") + r"[A-Za-z0-9_]{6,16}\.onnx|"
+                          + re.escape(base) + r"\.[0-9a-f]{8}\.data")
+    for entry in os.scandir(folder):
+        if entry.name != keep and patterns.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            try:
+                os.remove(entry.path)
+            except FileNotFoundError:
+                pass
 
 
 def _default_mode(filepath: str) -> int:
@@ -95,39 +134,14 @@ def _fsync(path: str) -> None:
         os.fsync(f.fileno())
 
 
-def _external_locations(filepath: str) -> set[str]:
-    """Data files an earlier save of this path wrote, to clean up after overwriting it.
-
-    Only names this module creates (`<file>.onnx.<8 hex>.data`, no folders) qualify: an old
-    file is data too, and its `location` entries must never make a save delete other files.
-    """
-    from onnxgraph.saving._external import iter_tensors
-
-    try:
-        proto = onnx.load(filepath, load_external_data=False)
-    except Exception:  # noqa: BLE001 - an unreadable old file has no data files to clean up
-        return set()
-    owned = re.compile(re.escape(os.path.basename(filepath)) + r"\.[0-9a-f]{8}\.data")
-    locations = {entry.value for t in iter_tensors(proto) for entry in t.external_data if entry.key == "location"}
-    return {location for location in locations if owned.fullmatch(location)}
-
-
 def read_model_file(filepath) -> onnx.ModelProto:
-    """Load an `.onnx` file; external data must be regular files inside the model's folder.
+    """Load an `.onnx` file: checked, external data read from inside the model's folder only.
 
-    Every external reference is checked before any byte is read (see `_external.py`).
+    See `_safe_io.read_onnx_file` (the one way model files are read).
     """
-    from onnxgraph.saving._external import load_external_data
+    from onnxgraph.saving._safe_io import read_onnx_file
 
-    filepath = os.fspath(filepath)
-    if not os.path.isfile(filepath):
-        raise FileNotFoundError(f"No model file at {filepath!r}.")
-    try:
-        proto = onnx.load(filepath, load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 - protobuf raises several types
-        raise ValueError(f"{filepath} is not a readable ONNX model: {exc}") from None
-    load_external_data(proto, os.path.dirname(os.path.abspath(filepath)), filepath)
-    return proto
+    return read_onnx_file(filepath)
 
 
 def convert_opset(proto, target_opset: int):

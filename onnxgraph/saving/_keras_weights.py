@@ -10,17 +10,20 @@ Legacy Keras 2 style `.h5` files (``layer_names`` / ``weight_names`` attributes,
 the keras.applications ImageNet downloads) are matched by layer name, else by order.
 
 Everything is checked before anything is assigned: a failed load leaves the model unchanged.
+The file is data: external links, external storage, virtual datasets and plugin filters are
+refused, and a `.keras` archive may not expand past what the model can hold (`_h5_safety`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import warnings
 import zipfile
 
 import numpy as np
+
+from onnxgraph.saving._h5_safety import check_h5_file, read_archive_member
 
 __all__ = ["load_weights"]
 
@@ -50,13 +53,18 @@ def load_weights(model, filepath, skip_mismatch: bool = False, source: str | Non
         source = opened = os.fspath(filepath)
         if not os.path.isfile(source):
             raise FileNotFoundError(f"load_weights: no file at {source!r}.")
-    with _open_h5(opened) as f:
-        if "layers" in f or "vars" in f:
-            pairs, problems = _Keras3(source).model(model, f, "")
-        elif "layer_names" in f.attrs or "model_weights" in f:
-            pairs, problems = _legacy(model, f["model_weights"] if "model_weights" in f else f, source)
-        else:
-            raise ValueError(f"{source} holds no Keras weights (no 'layers' group and no 'layer_names' attribute).")
+    with _open_h5(opened, model) as f:
+        try:
+            if "layers" in f or "vars" in f:
+                pairs, problems = _Keras3(source).model(model, f, "")
+            elif "layer_names" in f.attrs or "model_weights" in f:
+                pairs, problems = _legacy(model, f["model_weights"] if "model_weights" in f else f, source)
+            else:
+                raise ValueError(f"{source} holds no Keras weights (no 'layers' group and no 'layer_names' "
+                                 "attribute).")
+        except (KeyError, TypeError, AttributeError) as exc:  # names the file lists but does not hold
+            raise ValueError(f"{source}: the weights file is inconsistent ({type(exc).__name__}: {exc}); it "
+                             "lists layers or weights it does not contain. Re-save it with Keras.") from None
         if problems and not skip_mismatch:
             raise ValueError(f"Cannot load weights from {source} into model '{model.name}':\n  - "
                              + "\n  - ".join(problems)
@@ -69,29 +77,43 @@ def load_weights(model, filepath, skip_mismatch: bool = False, source: str | Non
 
 
 @contextlib.contextmanager
-def _open_h5(path):
+def _open_h5(path, model=None):
+    """The HDF5 file (of a `.weights.h5`/`.h5` path, or inside a `.keras` zip), checked by
+    `_h5_safety.check_h5_file` before anything is matched or read."""
     try:
         import h5py
     except ImportError:
         raise ImportError("Reading Keras weight files needs h5py: pip install h5py "
                           "(or onnxgraph[keras-weights]).") from None
-    if hasattr(path, "read"):
-        handle = h5py.File(path, "r")
-    elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
+    if not hasattr(path, "read") and os.path.getsize(path) == 0:
+        raise ValueError(f"{path} is empty (0 bytes); expected a Keras weights file (.weights.h5, .keras or .h5).")
+    if not hasattr(path, "read") and zipfile.is_zipfile(path):
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ValueError(f"{path} looks like a .keras zip archive but cannot be read ({exc}).") from None
+        with archive:
             names = archive.namelist()
             if "model.weights.h5" not in names:
                 hint = (" It stores sharded weights (model.weights.json); load them in Keras and save "
                         "with model.save_weights('x.weights.h5').") if "model.weights.json" in names else ""
-                raise ValueError(f"{path} is a zip archive without model.weights.h5 (it has {names}).{hint}")
-            data = archive.read("model.weights.h5")
-        handle = h5py.File(io.BytesIO(data), "r")
-    else:
-        try:
-            handle = h5py.File(path, "r")
-        except OSError as exc:
-            raise ValueError(f"{path} is neither an HDF5 weights file nor a .keras archive ({exc}).") from None
+                raise ValueError(f"{path} is a zip archive without model.weights.h5 (it has {names[:20]}).{hint}")
+            model_bytes = sum(int(np.prod(w.shape, dtype=np.int64)) * w.value.dtype.itemsize
+                              for w in (model.weights if model is not None else []))
+            try:
+                data = read_archive_member(archive, "model.weights.h5", model_bytes, path)
+            except (zipfile.BadZipFile, EOFError, OSError) as exc:
+                raise ValueError(f"{path}: model.weights.h5 in the archive is damaged ({exc}).") from None
+        opener = lambda: h5py.File(data, "r")  # noqa: E731
+    else:  # a path, or an HDF5 file in memory (the weights member of a .keras archive)
+        opener = lambda: h5py.File(path, "r")  # noqa: E731
     try:
+        handle = opener()
+    except OSError as exc:
+        raise ValueError(f"{path} is neither an HDF5 weights file nor a .keras archive, or it is truncated "
+                         f"({exc}).") from None
+    try:
+        check_h5_file(handle, path)
         yield handle
     finally:
         handle.close()

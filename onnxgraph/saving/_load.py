@@ -3,7 +3,11 @@
 A file is data. The config is JSON read from `metadata_props`; classes are resolved by name
 through `custom_objects`, `custom_object_scope`, the registry and onnxgraph's own layers
 (never imported from a module the file names); weights are numpy arrays decoded from
-initializers (no pickle); external data must live inside the model's folder.
+initializers (no pickle); external data must live inside the model's folder. The file is
+checked before anything is built (`_safe_io`), the config may only allocate the weight bytes
+the file holds (`_limits`). The config is the single source of truth for an onnxgraph file:
+every onnxgraph entry point (the command line and serving too) runs the graph rebuilt from it,
+never the stored graph, so a file whose graph was doctored cannot give two answers.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from onnx import numpy_helper
 
 from onnxgraph.backend import dtypes, transforms
 from onnxgraph.saving._files import read_model_file
+from onnxgraph.saving._limits import FileLimitError, check_json_depth, weight_budget
 from onnxgraph.saving._registry import custom_object_scope
+from onnxgraph.saving._structure import tensor_nbytes
 
 __all__ = ["load_model", "model_from_proto"]
 
@@ -49,7 +55,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
 
 
 def model_from_proto(proto, custom_objects=None, source="model", compile=True):  # noqa: A002 - Keras name
-    """Rebuild a model from an in-memory ModelProto written by onnxgraph."""
+    """Rebuild a model from a checked ModelProto written by onnxgraph (see `_safe_io`)."""
     from onnxgraph.models._config import deserialize_layer
     from onnxgraph.models._export import CONFIG_KEY, WEIGHTS_KEY
 
@@ -59,31 +65,46 @@ def model_from_proto(proto, custom_objects=None, source="model", compile=True): 
             f"{source} has no onnxgraph config (it was not saved by onnxgraph). Wrap ONNX files from "
             "other tools with og.Model.from_onnx(path) instead."
         )
+    check_json_depth(meta[CONFIG_KEY], source)
+    check_json_depth(meta.get(WEIGHTS_KEY, "[]"), source, "the onnxgraph weight table")
     try:
         config = json.loads(meta[CONFIG_KEY])
         entries = json.loads(meta.get(WEIGHTS_KEY, "[]"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"{source}: the onnxgraph metadata is not valid JSON ({exc}).") from None
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise ValueError(f"{source}: the onnxgraph config must be an object with a 'class_name'.")
     if not isinstance(entries, list) or not all(_is_entry(e) for e in entries):
         raise ValueError(f"{source}: the onnxgraph weight table must be a list of [initializer name, transform].")
-    with custom_object_scope(custom_objects or {}):
+    # The config may only create as many weight bytes as the file holds (checked before allocating).
+    with custom_object_scope(custom_objects or {}), weight_budget(_tensor_bytes(proto), source):
         try:
             model = deserialize_layer(config, custom_objects)
+            if not model.built:
+                # A subclassed model is code: build it on the file's input shapes, as its first call did.
+                from onnxgraph.models._subclassed import build_from_signatures
+
+                build_from_signatures(model, _input_signatures(proto))
+        except FileLimitError:
+            raise
         except ValueError as exc:
             raise ValueError(f"{source}: {exc}") from None
-        if not model.built:
-            # A subclassed model is code: build it on the file's input shapes, as its first call did.
-            from onnxgraph.models._subclassed import build_from_signatures
-
-            build_from_signatures(model, _input_signatures(proto))
+        except (KeyError, IndexError, AttributeError) as exc:
+            raise ValueError(f"{source}: the onnxgraph config is malformed ({type(exc).__name__}: {exc}); "
+                             "the file was edited or damaged: re-save it from the code.") from None
+        except RecursionError:
+            raise ValueError(f"{source}: the onnxgraph config nests layers or models too deeply to rebuild "
+                             "(Python's recursion limit); onnxgraph does not write such files.") from None
     _restore_weights(model, proto, entries, source)
     if compile:
         from onnxgraph.saving._compile_config import restore_training_state
 
         restore_training_state(model, proto, custom_objects, source)
     return model
+
+
+def _tensor_bytes(proto) -> int:
+    return sum(tensor_nbytes(t) or len(t.raw_data) for t in proto.graph.initializer)
 
 
 def _is_entry(entry) -> bool:

@@ -66,6 +66,9 @@ class ServedModel:
         self.spec = spec
         self.name = spec.name
         # Spinning idle onnxruntime threads would take the CPU from the event loop between batches.
+        from onnxgraph.saving._safe_io import onnx_from_bytes
+
+        onnx_from_bytes(spec.onnx_bytes, f"model '{spec.name}'")  # no external data, recursion or deep nesting
         self.session = make_session(spec.onnx_bytes, providers, threads, config={_SPIN: "0", _INTER_SPIN: "0"})
         self.inputs = [_info(a) for a in self.session.get_inputs()]
         self.outputs = [_info(a) for a in self.session.get_outputs()]
@@ -188,13 +191,13 @@ def _one_spec(item, name=None, layers=None) -> ModelSpec:
     if isinstance(item, (str, os.PathLike)):
         return _spec_from_path(item, name, layers)
     if isinstance(item, (bytes, bytearray)):
-        import onnx
+        from onnxgraph.saving._safe_io import onnx_from_bytes
 
-        proto = onnx.load_from_string(bytes(item))
+        proto = onnx_from_bytes(item)  # checked; a model in bytes has no folder: external data is refused
         if _has_onnxgraph_config(proto):
             from onnxgraph.saving._load import model_from_proto
 
-            return _spec_from_model(model_from_proto(proto), name, layers)
+            return _spec_from_model(model_from_proto(proto, source="the ONNX bytes"), name, layers)
         data = _cut_plain_onnx(proto, layers, "the ONNX bytes") if layers else bytes(item)
         return ModelSpec(name or proto.graph.name or "model", data, "onnx", tuple(layers or ()))
     if hasattr(item, "to_onnx") and hasattr(item, "get_layer"):

@@ -89,33 +89,22 @@ def _stop_all() -> None:
         live.stop(timeout=2.0)
 
 
-def _place(source: str, target: str) -> None:
-    """Hard link (or copy) a file into the served folder; Netron refuses symlinks out of it."""
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-
-
 def _write_model(source, folder: str, layer_functions: bool) -> str:
-    """Put the model file (and any external data files) into `folder`; return its path."""
+    """Write the model (self-contained, or with data files of its own) into `folder`; return its path."""
     import onnx
 
-    if isinstance(source, (str, os.PathLike)):
-        path = os.path.abspath(os.fspath(source))
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"view: no model file at {path!r}.")
-        target = os.path.join(folder, os.path.basename(path))
-        _place(path, target)
-        proto = onnx.load(path, load_external_data=False)
-        for tensor in proto.graph.initializer:
-            for entry in tensor.external_data:
-                if entry.key == "location" and not os.path.exists(os.path.join(folder, entry.value)):
-                    _place(os.path.join(os.path.dirname(path), entry.value), os.path.join(folder, entry.value))
-        return target
     from onnxgraph.saving._files import save_model_file
 
+    if isinstance(source, (str, os.PathLike)):
+        from onnxgraph.saving._safe_io import read_onnx_file
+
+        # Checked and self-contained: external data is read from inside the model's folder only, and
+        # Netron gets a fresh copy (never links to files a crafted `location` names).
+        path = os.fspath(source)
+        name = os.path.basename(path)
+        target = os.path.join(folder, name if name.endswith(".onnx") else name + ".onnx")
+        save_model_file(read_onnx_file(path), target)
+        return target
     if isinstance(source, onnx.ModelProto):
         proto, name = source, source.graph.name or "model"
     elif hasattr(source, "to_onnx"):
