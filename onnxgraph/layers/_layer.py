@@ -144,8 +144,11 @@ class Layer:
                     f"Layer '{self.name}': weight '{variable.name}' has shape {variable.shape}, but "
                     f"set_weights received shape {tuple(getattr(value, 'shape', ()))}."
                 )
-        for variable, value in zip(own, weights):
-            variable.assign(value)
+        from onnxgraph.backend.variable import weights_lock
+
+        with weights_lock:  # predict in another thread sees all old or all new weights
+            for variable, value in zip(own, weights):
+                variable.assign(value)
 
     def count_params(self) -> int:
         if not self.built:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from onnxgraph.backend.graph import collect
 from onnxgraph.backend.serialize import to_model_proto
-from onnxgraph.backend.variable import state_epoch
+from onnxgraph.backend.variable import state_epoch, weights_lock
 from onnxgraph.runtime._providers import import_onnxruntime, resolve_providers
 
 __all__ = ["GraphRunner", "make_session", "session_from_proto", "IN_MEMORY_THRESHOLD"]
@@ -53,6 +53,7 @@ class GraphRunner:
         self._key = None
         self._fetches = None
         self.session = None
+        self._state = (None, None)
 
     def _export(self):
         if self._build_proto is not None:
@@ -61,16 +62,23 @@ class GraphRunner:
         return to_model_proto(graph, name=self._name)[0]
 
     def ensure_session(self):
-        epoch = state_epoch()
-        if epoch != self._epoch:
-            key = tuple(v.version for v in self._variables)
-            if key != self._key or self.session is None:
-                self.session = session_from_proto(self._export(), self._providers)
-                # Fetching outputs by name skips onnxruntime's per-call name list (~1.5 µs of predict).
-                self._fetches = [output.name for output in self.session.get_outputs()]
-                self._key = key
-            self._epoch = epoch
-        return self.session
+        return self.session_state()[0]
+
+    def session_state(self) -> tuple:
+        """(session, fetches) for the current weights; exported under `weights_lock`, so the session
+        holds one weights state even while another thread runs set_weights."""
+        if state_epoch() != self._epoch:
+            with weights_lock:
+                epoch = state_epoch()
+                key = tuple(v.version for v in self._variables)
+                if key != self._key or self.session is None:
+                    session = session_from_proto(self._export(), self._providers)
+                    # Fetching outputs by name skips onnxruntime's per-call name list (~1.5 µs of predict).
+                    self._state = (session, [output.name for output in session.get_outputs()])
+                    self.session, self._fetches = self._state
+                    self._key = key
+                self._epoch = epoch
+        return self._state
 
     def set_providers(self, providers) -> None:
         if providers != self._providers:
@@ -79,8 +87,8 @@ class GraphRunner:
             self._epoch = -1
 
     def run_feeds(self, feeds: dict) -> list:
-        session = self.ensure_session()
-        return session.run(self._fetches, feeds)
+        session, fetches = self.session_state()
+        return session.run(fetches, feeds)
 
 
 def session_from_proto(proto, providers="auto", **kwargs):

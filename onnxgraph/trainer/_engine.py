@@ -111,12 +111,15 @@ class Engine:
         """Write the trained values into the layers' Variables (Keras layout)."""
         if not self._dirty:
             return
-        self.pull_from_model()  # values assigned explicitly since the last sync win
-        for name, (var, transform) in self.params.items():
-            value = transforms.invert(self._views[name], transform, var.shape) if transform else self._views[name]
-            var.assign(value)
-            self._versions[name] = var.version
-        self._dirty = False
+        from onnxgraph.backend.variable import weights_lock
+
+        with weights_lock:  # one trained state, never half written, for a predict in another thread
+            self.pull_from_model()  # values assigned explicitly since the last sync win
+            for name, (var, transform) in self.params.items():
+                value = transforms.invert(self._views[name], transform, var.shape) if transform else self._views[name]
+                var.assign(value)
+                self._versions[name] = var.version
+            self._dirty = False
 
     def pull_from_model(self) -> None:
         """Copy Variables changed outside training (set_weights, load) into the engine's buffers."""
