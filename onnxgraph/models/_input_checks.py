@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 __all__ = ["embedding_ranges", "check_ids", "run_explained"]
 
 
@@ -30,6 +32,9 @@ def check_ids(feeds: dict, ranges) -> None:
         ids = feeds[name]
         if ids.size == 0:
             continue
+        if ids.dtype.kind == "i":  # seen as unsigned, negatives are huge: one max checks both ends
+            if ids.view(_UNSIGNED[ids.dtype.itemsize]).max() < size:
+                continue
         low, high = ids.min(), ids.max()
         if not (low >= 0 and high < size):  # NaN fails both comparisons
             bad = low if not low >= 0 else high
@@ -39,6 +44,7 @@ def check_ids(feeds: dict, ranges) -> None:
                              "larger input_dim.")
 
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 _ORT_FRAME = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
 
 
