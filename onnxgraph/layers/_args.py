@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["positive_int", "dropout_rate"]
+__all__ = ["positive_int", "dropout_rate", "int_tuple"]
 
 
 def positive_int(owner: str, name: str, value) -> int:
@@ -26,3 +26,14 @@ def dropout_rate(owner: str, name: str, value) -> float:
         raise ValueError(f"{owner}: `{name}` must be a float in [0, 1) (the fraction of units dropped), "
                          f"got {value!r}.")
     return float(value)
+
+
+def int_tuple(owner: str, name: str, value, allow_minus_one: bool = False) -> tuple:
+    """A list/tuple of positive ints (and one -1 where `allow_minus_one`), refusing strings and bools."""
+    ok = isinstance(value, (list, tuple)) and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and (v > 0 or (allow_minus_one and v == -1))
+        for v in value)
+    if not ok:
+        extra = " (one of them may be -1)" if allow_minus_one else ""
+        raise ValueError(f"{owner}: `{name}` must be a tuple of positive ints{extra}, got {value!r}.")
+    return tuple(int(v) for v in value)

@@ -142,7 +142,7 @@ class Layer:
             if tuple(getattr(value, "shape", ())) != variable.shape:
                 raise ValueError(
                     f"Layer '{self.name}': weight '{variable.name}' has shape {variable.shape}, but "
-                    f"set_weights received shape {tuple(getattr(value, 'shape', ()))}."
+                    f"set_weights received shape {tuple(getattr(value, 'shape', ()))} (weight '{variable.path}')."
                 )
         from onnxgraph.backend.variable import weights_lock
 

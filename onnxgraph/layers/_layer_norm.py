@@ -135,7 +135,7 @@ class GroupNormalization(Layer):
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(groups, int) or (groups <= 0 and groups != -1):
+        if not isinstance(groups, int) or isinstance(groups, bool) or (groups <= 0 and groups != -1):
             raise ValueError(f"GroupNormalization: `groups` must be a positive int (or -1), got {groups!r}.")
         self.groups = groups
         self.axis = axis
