@@ -114,6 +114,24 @@ DATA_CASES = [(lambda v: _MLP.predict(v, verbose=0), "features", [
         np.zeros((1, 4), np.int32), np.array([[1, 2, 3]], dtype=object)])]
 
 
+def _fit(kwargs):
+    _MLP.fit(verbose=0, **kwargs)
+
+
+FIT_DATA_CASES = [(_fit, name, [kwargs]) for name, kwargs in [
+    ("head", dict(x=X, y=Y[:5])), ("`y`", dict(x=X, y=np.zeros((8, 3)))), ("nope", dict(x=X, y={"nope": Y})),
+    ("features", dict(x={"nope": X}, y=Y)), ("head", dict(x=X, y=None)), ("features", dict(x=None, y=Y)),
+    ("sample_weight", dict(x=X, y=Y, sample_weight=np.ones(3))),
+    ("sample_weight", dict(x=X, y=Y, sample_weight=np.ones((8, 5)))),
+    ("class_weight", dict(x=X, y=Y, class_weight={"a": 1})), ("class_weight", dict(x=X, y=Y, class_weight=[1, 2])),
+    ("class_weight", dict(x=X, y=Y, class_weight={0: float("nan")})), ("validation_data", dict(x=X, y=Y, validation_data=(X,))),
+    ("validation_data", dict(x=X, y=Y, validation_data=(X, Y, None, None))),
+    ("features", dict(x=X, y=Y, validation_data=(X[:, :3], Y))), ("features", dict(x=X, y=Y, validation_data="v")),
+    ("features", dict(x=[[1, 2], [3]], y=Y)), ("`x`", dict(x=X[:0], y=Y[:0])), ("callbacks", dict(x=X, y=Y, callbacks=[3])),
+    ("head", dict(x=iter([(X,)]), y=None)), ("features", dict(x=np.zeros((8, 4, 1)), y=Y)),
+    ("features", dict(x=iter([(X[:, :2], Y)]), y=None)), ("`y`", dict(x=iter([(X, Y[:, :1])]), y=None))]]
+
+
 def _set_weights_cases():
     model = _mlp()
     weights = model.get_weights()
@@ -166,6 +184,7 @@ def _from_onnx_cases():
 
 def _all_cases():
     groups = {"layers": LAYER_CASES, "optimizers": OPTIMIZER_CASES, "fit/evaluate/predict arguments": FIT_CASES,
+              "fit data": FIT_DATA_CASES,
               "predict data": DATA_CASES, "set_weights": _set_weights_cases(), "models": _model_cases(),
               "from_onnx": _from_onnx_cases()}
     for group, cases in groups.items():

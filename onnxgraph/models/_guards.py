@@ -13,7 +13,8 @@ import math
 import numbers
 import threading
 
-__all__ = ["exclusive", "guarded", "check_count", "check_fraction", "check_verbose", "check_fit_args"]
+__all__ = ["exclusive", "guarded", "check_count", "check_fraction", "check_verbose", "check_fit_args",
+           "check_class_weight", "check_not_empty"]
 
 _owners_lock = threading.Lock()
 
@@ -85,3 +86,22 @@ def check_fit_args(batch_size, epochs, verbose, validation_split, initial_epoch,
     check_count("validation_freq", validation_freq, allow_none=False)
     check_fraction("validation_split", validation_split)
     check_verbose(verbose)
+
+
+def check_class_weight(class_weight) -> None:
+    """None, or a dict {class index: finite weight >= 0} (Keras's class_weight)."""
+    if class_weight is None:
+        return
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"fit: `class_weight` must be a dict {{class index: weight}}, got a "
+                         f"{type(class_weight).__name__}.")
+    for key, weight in class_weight.items():
+        if isinstance(key, bool) or not isinstance(key, numbers.Integral) or key < 0:
+            raise ValueError(f"fit: `class_weight` keys must be class indices (ints >= 0), got {key!r}.")
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"fit: `class_weight[{key}]` must be a finite weight >= 0, got {weight!r}.")
+
+
+def check_not_empty(data, where: str) -> None:
+    if getattr(data, "size", None) == 0:
+        raise ValueError(f"{where}: `x` has 0 samples; pass at least one sample.")

@@ -15,7 +15,8 @@ import tempfile
 
 import numpy as np
 
-from onnxgraph.models._guards import check_count, check_fit_args, check_verbose, guarded
+from onnxgraph.models._guards import (check_class_weight, check_count, check_fit_args, check_not_empty, check_verbose,
+                                     guarded)
 
 __all__ = ["TrainingMixin"]
 
@@ -178,8 +179,10 @@ class TrainingMixin:
 
         check_fit_args(batch_size, epochs, verbose, validation_split, initial_epoch, steps_per_epoch,
                        validation_steps, validation_batch_size, validation_freq)
+        check_class_weight(class_weight)
         spec = self._prepare(x, y, "training")
         data = self._data(spec, x, y, sample_weight, class_weight, batch_size, shuffle, steps_per_epoch)
+        check_not_empty(data, "fit")
         val_data = None
         if validation_split and validation_data is None:
             val_data = split_validation(data, validation_split)
@@ -193,6 +196,10 @@ class TrainingMixin:
                         validation_freq=validation_freq, seed=self._train_seed)
 
     def _validation(self, spec, validation_data, batch_size, steps):
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) not in (2, 3):
+            raise ValueError(f"fit: `validation_data` must be (x_val, y_val) or (x_val, y_val, sample_weight), or an "
+                             f"iterable of batches; got a {type(validation_data).__name__} of {len(validation_data)} "
+                             "items.")
         if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
             x_val, y_val = validation_data[0], validation_data[1]
             sw_val = validation_data[2] if len(validation_data) == 3 else None
@@ -217,6 +224,7 @@ class TrainingMixin:
         check_verbose(verbose, where="evaluate")
         spec = self._prepare(x, y, "evaluation")
         data = self._data(spec, x, y, sample_weight, None, batch_size or 32, False, steps)
+        check_not_empty(data, "evaluate")
         verbose = 1 if verbose == "auto" else verbose
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
                            steps=data.num_batches)

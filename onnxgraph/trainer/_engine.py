@@ -83,7 +83,7 @@ class Engine:
         self.pull_from_model()
         self.module.train()
         self.module.lazy_reset_grad()
-        outputs = self.module(*feeds)
+        outputs = self._run_module(feeds, "training")
         if not self.trainable and not self._dirty:
             warnings.warn(f"Model '{self.model.name}' has no trainable weights that affect the loss; fit() only "
                           "computes losses, metrics and moving statistics.", stacklevel=4)
@@ -102,9 +102,19 @@ class Engine:
         """Inference-mode losses and predictions for one batch (no update)."""
         self.pull_from_model()
         self.module.eval()
-        outputs = self.module(*feeds)
+        outputs = self._run_module(feeds, "evaluation")
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         return list(outputs[:self._n_losses]), list(outputs[self._n_losses:])
+
+    def _run_module(self, feeds, what: str):
+        try:
+            return self.module(*feeds)
+        except RuntimeError as exc:  # onnxruntime-training's C++ errors: name the batch instead
+            text = str(exc).strip()
+            reason = text.split(" : ", 3)[-1] if "[ONNXRuntimeError]" in text else text.splitlines()[0]
+            shapes = ", ".join(f"{tuple(np.shape(f))} {getattr(f, 'dtype', type(f).__name__)}" for f in feeds)
+            raise ValueError(f"The {what} step of model '{self.model.name}' failed in onnxruntime on a batch of "
+                             f"inputs, targets and weights shaped [{shapes}]: {reason.strip()}") from None
 
     # -- weights between the engine and the layers ---------------------------------------------------
     def sync_to_model(self) -> None:
