@@ -14,7 +14,7 @@ import numbers
 import threading
 
 __all__ = ["exclusive", "guarded", "check_count", "check_fraction", "check_verbose", "check_fit_args",
-           "check_class_weight", "check_not_empty"]
+           "check_class_weight", "check_not_empty", "check_validation_data"]
 
 _owners_lock = threading.Lock()
 
@@ -105,3 +105,9 @@ def check_class_weight(class_weight) -> None:
 def check_not_empty(data, where: str) -> None:
     if getattr(data, "size", None) == 0:
         raise ValueError(f"{where}: `x` has 0 samples; pass at least one sample.")
+
+
+def check_validation_data(validation_data) -> None:
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) not in (2, 3):
+        raise ValueError(f"fit: `validation_data` must be (x_val, y_val) or (x_val, y_val, sample_weight), or an "
+                         f"iterable of batches; got a {type(validation_data).__name__} of {len(validation_data)} items.")

@@ -15,8 +15,8 @@ import tempfile
 
 import numpy as np
 
-from onnxgraph.models._guards import (check_class_weight, check_count, check_fit_args, check_not_empty, check_verbose,
-                                     guarded)
+from onnxgraph.models._guards import (check_class_weight, check_count, check_fit_args, check_not_empty,
+                                     check_validation_data, check_verbose, guarded)
 
 __all__ = ["TrainingMixin"]
 
@@ -196,10 +196,7 @@ class TrainingMixin:
                         validation_freq=validation_freq, seed=self._train_seed)
 
     def _validation(self, spec, validation_data, batch_size, steps):
-        if isinstance(validation_data, (tuple, list)) and len(validation_data) not in (2, 3):
-            raise ValueError(f"fit: `validation_data` must be (x_val, y_val) or (x_val, y_val, sample_weight), or an "
-                             f"iterable of batches; got a {type(validation_data).__name__} of {len(validation_data)} "
-                             "items.")
+        check_validation_data(validation_data)
         if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
             x_val, y_val = validation_data[0], validation_data[1]
             sw_val = validation_data[2] if len(validation_data) == 3 else None

@@ -11,7 +11,7 @@ that is not contracted, convolutions and pools over axis 0, normalizations over 
 reductions, softmax, transposes, reshapes and slices that leave the batch axis alone, recurrent
 layers over their batch axis. Anything else (a reduction over the batch, a shape computed from
 the batch size, control flow, random ops, local functions, ops it does not know) makes the proof
-fail with the node named. `probe_rowwise` then runs stacked and separate requests on random
+fail with the node named. `_probe.probe_rowwise` then runs stacked and separate requests on random
 inputs and compares, so an analysis bug cannot silently mix clients.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from onnxgraph.serving._graph_facts import GraphFacts
 
-__all__ = ["prove_rowwise", "probe_rowwise"]
+__all__ = ["prove_rowwise"]
 
 _ELEMENTWISE = {
     "Abs", "Acos", "Acosh", "Add", "And", "Asin", "Asinh", "Atan", "Atanh", "BitwiseAnd", "BitwiseNot",
@@ -383,29 +383,3 @@ def _recurrent(node, ins, facts):
         raise _Unproven(_where(node, "sequence_lens is fixed for every row"))
     y, state = (0, 0) if layout else (2, 1)
     return [y] + [state] * (len(node.output) - 1)
-
-
-def probe_rowwise(run, signatures, make_rows, tolerance: float = 1e-4) -> tuple[bool, str]:
-    """Stacked runs on random probe inputs equal separate runs (`run(feeds) -> list of arrays`)."""
-    requests = [make_rows(k) for k in (1, 2, 3)]
-    try:
-        alone = [run(r) for r in requests]
-        stacked = run({s.name: np.concatenate([r[s.name] for r in requests]) for s in signatures})
-    except Exception as exc:  # noqa: BLE001 - onnxruntime's own errors: the probe says nothing
-        return False, f"the probe could not run ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
-    bounds = np.cumsum([0, 1, 2, 3])
-    for k, outputs in enumerate(alone):
-        for index, (single, joint) in enumerate(zip(outputs, stacked)):
-            if np.ndim(joint) == 0 or joint.shape[0] != bounds[-1]:
-                return False, f"output {index} does not keep the batch of the stacked probe"
-            part = joint[bounds[k]:bounds[k + 1]]
-            if part.shape != single.shape or not _close(part, single, tolerance):
-                return False, f"output {index}: a stacked probe differs from separate runs"
-    return True, "stacked probe runs equal separate runs"
-
-
-def _close(a, b, tolerance) -> bool:
-    if a.dtype.kind not in "fc":
-        return np.array_equal(a, b)
-    scale = max(1.0, float(np.nanmax(np.abs(b))) if b.size else 1.0)
-    return bool(np.allclose(a, b, rtol=tolerance, atol=tolerance * scale, equal_nan=True))

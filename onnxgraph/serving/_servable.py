@@ -19,7 +19,8 @@ from onnxgraph.backend import dtypes
 from onnxgraph.runtime import make_session, normalize_feeds
 from onnxgraph.runtime._feeds import InputSignature
 from onnxgraph.serving._limits import probe_inputs, read_limits
-from onnxgraph.serving._rowwise import probe_rowwise, prove_rowwise
+from onnxgraph.serving._probe import probe_rowwise
+from onnxgraph.serving._rowwise import prove_rowwise
 
 __all__ = ["ServedModel", "TensorInfo", "ModelSpec", "feature_model", "resolve_models", "BATCHING_MODES"]
 

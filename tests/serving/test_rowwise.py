@@ -10,7 +10,8 @@ from onnx import TensorProto, helper
 import onnxgraph as og
 from onnxgraph import layers, ops
 from onnxgraph.serving import ServedModel, resolve_models
-from onnxgraph.serving._rowwise import probe_rowwise, prove_rowwise
+from onnxgraph.serving._probe import probe_rowwise
+from onnxgraph.serving._rowwise import prove_rowwise
 
 
 def _centered():
