@@ -86,13 +86,14 @@ def _step(node, axis: dict, facts: GraphFacts) -> None:
             axis[out] = None
         return
     if op == "Shape":
-        start = facts.attr(node, "start", 0)
         rank = facts.rank(node.input[0])
-        if start < 0 and rank is not None:
-            start += rank
-        if start > ins[0]:
-            axis[node.output[0]] = None
-            return
+        start, end = facts.attr(node, "start", 0), facts.attr(node, "end", None)
+        if rank is not None:  # the sizes of axes [start, end): batch-free unless the batch axis is among them
+            start = max(0, start + rank if start < 0 else start)
+            end = rank if end is None else min(rank, end + rank if end < 0 else end)
+            if not start <= ins[0] < end:
+                axis[node.output[0]] = None
+                return
         facts.tainted.add(node.output[0])
         return
     if op == "Size":
