@@ -140,6 +140,26 @@ def _set_weights_cases():
             (lambda v: model.get_layer("head").set_weights(v), "head", [[np.zeros((3, 2))], [np.zeros((2, 3)), np.zeros(2)]])]
 
 
+def _misc_cases():
+    model = _mlp()
+    deep = 0
+    for _ in range(5000):
+        deep = [deep]
+    return [(lambda v: model.get_layer(index=v), "index", ["1", 1.5, None.__class__]),
+            (lambda v: model.to_onnx(target_opset=v), "target_opset", ["x", 5, 99, -1, 2.5, True]),
+            (lambda v: og.Input(shape=(3,), batch_size=v), "batch_size", [-1, 0, 2.5, True, "4"]),
+            (lambda v: L.Dense(2, name=v), "name", [5, "", b"x", ["a"]]),
+            (lambda v: L.Dense(2)(v), "dense", ["abc", None, {"a": 1}, deep]),
+            (lambda v: model(v), "features", [deep, "abc"]),
+            (lambda v: model.set_weights(v), "set_weights", [None, "ab", 3, {"a": 1}]),
+            (lambda v: _compile_loss_weights(v), "loss_weights", [[1, 2], float("nan"), -1.0, "2", True])]
+
+
+def _compile_loss_weights(value):
+    model = _mlp()
+    model.compile(optimizer="sgd", loss="mse", loss_weights=value)
+
+
 def _model_cases():
     def duplicate(v):
         x = og.Input(shape=(4,))
@@ -186,7 +206,7 @@ def _all_cases():
     groups = {"layers": LAYER_CASES, "optimizers": OPTIMIZER_CASES, "fit/evaluate/predict arguments": FIT_CASES,
               "fit data": FIT_DATA_CASES,
               "predict data": DATA_CASES, "set_weights": _set_weights_cases(), "models": _model_cases(),
-              "from_onnx": _from_onnx_cases()}
+              "from_onnx": _from_onnx_cases(), "misc API": _misc_cases()}
     for group, cases in groups.items():
         for factory, argument, values in cases:
             for value in values:

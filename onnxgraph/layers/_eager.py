@@ -33,9 +33,15 @@ def call_eagerly(layer, args, kwargs):
     if not args:
         raise ValueError(f"Layer '{layer.name}' was called without inputs.")
     first = args[0]
-    if isinstance(first, (list, tuple)) and first and not any(_is_array(x) for x in flatten(first)):
-        args = (np.asarray(first, dtype=np.float32),) + tuple(args[1:])
-    arrays = [np.asarray(x) for x in flatten((args, kwargs)) if _is_array(x)]
+    try:
+        if isinstance(first, (list, tuple)) and first and not any(_is_array(x) for x in flatten(first)):
+            args = (_to_array(layer, first),) + tuple(args[1:])
+        arrays = [np.asarray(x) for x in flatten((args, kwargs)) if _is_array(x)]
+    except RecursionError:
+        raise ValueError(f"Layer '{layer.name}' was called on lists nested too deeply to be an array.") from None
+    if not arrays:  # nothing to run on: a string, None... (and no symbolic tensor either)
+        raise TypeError(f"Layer '{layer.name}' was called on {type(first).__name__} {first!r:.60}; call it on a "
+                        "symbolic tensor (og.Input(...)) or on numpy arrays.")
     arrays = [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
     statics = tuple(repr(x) for x in flatten((args, kwargs)) if not _is_array(x))
     signature = (tuple((a.shape, a.dtype.str) for a in arrays), statics)
@@ -54,6 +60,13 @@ def call_eagerly(layer, args, kwargs):
     structure, run = runner
     feeds = {f"x{i}": a for i, a in enumerate(arrays)}
     return pack_like(structure, run(feeds))
+
+
+def _to_array(layer, value):
+    try:
+        return np.asarray(value, dtype=np.float32)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"Layer '{layer.name}' was called on a list that is not a numeric array: {exc}") from None
 
 
 def _compile(layer, args, kwargs, arrays):

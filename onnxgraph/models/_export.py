@@ -33,6 +33,10 @@ class ExportMixin:
         wraps each layer call in an ONNX local function (see `backend/functions.py`).
         """
         self._require_graph("ONNX graph")
+        if target_opset is not None and (isinstance(target_opset, bool) or not isinstance(target_opset, int)
+                                         or not 7 <= target_opset <= OPSET):
+            raise ValueError(f"`target_opset` must be an int from 7 to {OPSET} (onnxgraph writes opset {OPSET} and "
+                             f"converts down), got {target_opset!r}.")
         graph = collect(self.inputs, self.outputs, self.input_names, self.output_names)
         proto, weight_map = to_model_proto(graph, name=self.name, doc=_doc(self), metadata=None)
         self._record_weights(proto, weight_map)
