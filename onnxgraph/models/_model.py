@@ -50,7 +50,6 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
         # weights copy between Keras and onnxgraph models in `get_weights()` order.
         walk_outputs = flatten({k: outputs[k] for k in sorted(outputs)}) if isinstance(outputs, dict) else self.outputs
         layers, nodes_by_depth = map_graph(self.inputs, walk_outputs)
-        _check_unique_names(self.name, layers)
         self._all_layers = layers
         self._nodes_by_depth = nodes_by_depth
         self._ordered_nodes = [n for d in sorted(nodes_by_depth, reverse=True) for n in nodes_by_depth[d]
@@ -206,17 +205,6 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
         from onnxgraph.interop import from_onnx
 
         return from_onnx(source, name=name)
-
-
-def _check_unique_names(model_name: str, layers) -> None:
-    """Keras's rule: layer names are unique in a model (weights, get_layer and files address them by name)."""
-    seen = {}
-    for layer in layers:
-        if layer.name in seen and seen[layer.name] is not layer:
-            raise ValueError(f"Model '{model_name}': the name '{layer.name}' is used by two different layers "
-                             f"({type(seen[layer.name]).__name__} and {type(layer).__name__}). All layer names in a "
-                             "model must be unique; pass distinct `name=` arguments.")
-        seen[layer.name] = layer
 
 
 def _is_input_layer(layer) -> bool:

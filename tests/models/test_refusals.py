@@ -31,7 +31,7 @@ def test_learning_rate_nan_is_refused(name):
 
 def test_duplicate_layer_names_are_refused():
     x = og.Input(shape=(3,))
-    with pytest.raises(ValueError, match="the name 'twin' is used by two different layers"):
+    with pytest.raises(ValueError, match="The name 'twin' is used 2 times in the model"):
         og.Model(x, layers.Dense(2, name="twin")(layers.Dense(2, name="twin")(x)))
 
 
