@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 
 import numpy as np
 
@@ -10,10 +11,14 @@ from onnxgraph.backend import dtypes
 from onnxgraph.backend.ir import SymbolicTensor
 from onnxgraph.backend.scope import current_scope
 
-__all__ = ["Variable", "state_epoch"]
+__all__ = ["Variable", "state_epoch", "weights_lock"]
 
 _epoch = itertools.count(1)
 _current = [0]
+
+# Held while several weights change together (set_weights, trained values written back) and while
+# a session is exported from the weights: an exported session never mixes two weight states.
+weights_lock = threading.RLock()
 
 
 def state_epoch() -> int:

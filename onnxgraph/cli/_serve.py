@@ -26,6 +26,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     parser.add_argument("--max-batch-size", type=int, default=64,
                         help="rows stacked into one onnxruntime run (default 64; 1 turns batching off)")
+    parser.add_argument("--batching", choices=["auto", "on", "off"], default="auto",
+                        help="auto (default): stack requests only for models proven row-independent (graph "
+                             "analysis + a stacked probe); on: always (you vouch for it); off: never")
     parser.add_argument("--max-latency-ms", type=float, default=5.0,
                         help="how long a request waits for others to share its run (default 5)")
     parser.add_argument("--providers", default="auto",
@@ -37,6 +40,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=4, help="inference threads (default 4)")
     parser.add_argument("--session-threads", type=int, default=None,
                         help="onnxruntime intra-op threads per model (default: onnxruntime's choice)")
+    parser.add_argument("--header-timeout", type=float, default=10.0,
+                        help="seconds a client may take to send a request's headers (default 10)")
+    parser.add_argument("--body-timeout", type=float, default=30.0,
+                        help="seconds a client may take to send a request body; HTTP 408 after (default 30)")
+    parser.add_argument("--idle-timeout", type=float, default=5.0,
+                        help="seconds an idle kept-alive connection stays open (default 5)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.set_defaults(func=run)
     return parser
@@ -63,15 +72,17 @@ def _providers(value: str):
 
 
 def run(args) -> int:
-    from onnxgraph.serving._embedded import _url, make_server
+    from onnxgraph.serving._embedded import Timeouts, _url, make_server
 
     layers = [n.strip() for n in args.layers.split(",") if n.strip()] if args.layers else None
     try:
+        timeouts = Timeouts(headers=args.header_timeout, body=args.body_timeout, idle=args.idle_timeout)
         server, sock, served = make_server(
             parse_models(args.models), host=args.host, port=args.port, layers=layers,
             max_batch_size=args.max_batch_size, max_latency_ms=args.max_latency_ms,
             providers=_providers(args.providers), max_body_bytes=int(args.max_body_mb * 2**20),
-            threads=args.threads, session_threads=args.session_threads, log_level=args.log_level)
+            threads=args.threads, session_threads=args.session_threads, log_level=args.log_level,
+            batching=args.batching, timeouts=timeouts)
     except (OSError, ValueError, TypeError, ImportError) as exc:
         print(f"onnxgraph serve: {exc}", file=sys.stderr)
         return 2
@@ -79,6 +90,8 @@ def run(args) -> int:
     for model in served:
         inputs = ", ".join(f"{i.name}{list(i.shape)}:{i.dtype}" for i in model.inputs)
         print(f"  {model.name}: POST {url}/v1/models/{model.name}:predict  inputs {inputs}", flush=True)
+        batching = "on" if model.batchable and args.max_batch_size > 1 else "off"
+        print(f"    batching {batching}: {model.batching_reason}", flush=True)
     print(f"onnxgraph serving {len(served)} model(s) at {url} "
           f"(max batch {args.max_batch_size}, max latency {args.max_latency_ms} ms); Ctrl-C stops.", flush=True)
     try:

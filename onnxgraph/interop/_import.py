@@ -24,6 +24,7 @@ from onnxgraph.backend import dtypes
 from onnxgraph.backend.emit import OPSET
 from onnxgraph.interop._node_layer import OnnxNode, encode_array, encode_attribute
 from onnxgraph.interop._opsets import check_importable, describe, upgrade
+from onnxgraph.interop._validate import check_graph_values
 from onnxgraph.models._model import Model
 from onnxgraph.saving._registry import register_serializable
 
@@ -175,6 +176,7 @@ def from_onnx(source, name: str | None = None) -> ImportedModel:
     """
     proto, default_name = _read(source)
     source_name = name or default_name
+    check_graph_values(proto, source_name)
     if proto.functions:
         raise ValueError(f"{source_name} has local functions; inline them first (onnx.inliner.inline_local_functions).")
     check_importable(proto, source_name)

@@ -19,6 +19,7 @@ from onnxgraph.backend import dtypes
 from onnxgraph.backend.emit import constant, emit
 from onnxgraph.backend.ir import SymbolicTensor
 from onnxgraph.backend.scope import current_scope, name_scope
+from onnxgraph.layers._args import dropout_rate, positive_int
 from onnxgraph.layers._core import Dropout
 from onnxgraph.layers._layer import Layer
 
@@ -99,8 +100,8 @@ class MultiHeadAttention(Layer):
                  bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  use_gate=False, seed=None, **kwargs):
         for arg, value in (("num_heads", num_heads), ("key_dim", key_dim), ("value_dim", value_dim or 1)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"MultiHeadAttention: `{arg}` must be a positive int, got {value!r}.")
+            positive_int("MultiHeadAttention", arg, value)
+        dropout_rate("MultiHeadAttention", "dropout", dropout)
         super().__init__(**kwargs)
         self.supports_masking = True
         # As in Keras, every projection gets these (activity_regularizer included: MHA itself has none).

@@ -9,6 +9,7 @@ plus its activation, and the layout pass removes the Transposes between layers.
 from __future__ import annotations
 
 from onnxgraph import activations, initializers, ops
+from onnxgraph.layers._args import positive_int
 from onnxgraph.layers._input_spec import InputSpec
 from onnxgraph.layers._layer import Layer
 from onnxgraph.ops._conv import conv_kernel_transform, emit_conv
@@ -57,9 +58,8 @@ class BaseConv(Layer):
                  lora_alpha=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         rank = self.rank
-        if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"{type(self).__name__}: `filters` must be a positive int, got {filters!r}.")
-        if not isinstance(groups, int) or groups <= 0 or filters % groups:
+        filters = positive_int(type(self).__name__, "filters", filters)
+        if positive_int(type(self).__name__, "groups", groups) and filters % groups:
             raise ValueError(f"{type(self).__name__}: `groups` must be a positive int dividing filters "
                              f"({filters}), got groups={groups!r}.")
         if lora_rank:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from onnxgraph import activations, initializers, ops
 from onnxgraph.backend import dtypes
 from onnxgraph.backend.emit import emit
+from onnxgraph.layers._args import dropout_rate, positive_int
 from onnxgraph.layers._input_spec import InputSpec
 from onnxgraph.layers._layer import Layer
 
@@ -28,9 +29,7 @@ class Dense(Layer):
         self._weight_options(kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                              kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.supports_masking = True
-        if not isinstance(units, int) or units <= 0:
-            raise ValueError(f"Dense: `units` must be a positive int, got {units!r}.")
-        self.units = units
+        self.units = positive_int("Dense", "units", units)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -87,9 +86,7 @@ class Dropout(Layer):
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
-        if not 0 <= rate <= 1:
-            raise ValueError(f"Dropout: `rate` must be in [0, 1], got {rate}.")
-        self.rate = rate
+        self.rate = dropout_rate("Dropout", "rate", rate)
         self.noise_shape = noise_shape
         self.seed = seed
 

@@ -33,10 +33,16 @@ def call_eagerly(layer, args, kwargs):
     if not args and not any(_is_array(x) for x in flatten(kwargs)):
         raise ValueError(f"Layer '{layer.name}' was called without inputs.")
     first = args[0] if args else None  # keyword tensors (query=..., value=...) work too
-    if isinstance(first, (list, tuple)) and first and not any(_is_array(x) for x in flatten(first)):
-        args = (np.asarray(first, dtype=np.float32),) + tuple(args[1:])
-    masks = [_array_mask(x) for x in flatten((args, kwargs)) if _is_array(x)]
-    arrays = [np.asarray(x) for x in flatten((args, kwargs)) if _is_array(x)]
+    try:
+        if isinstance(first, (list, tuple)) and first and not any(_is_array(x) for x in flatten(first)):
+            args = (_to_array(layer, first),) + tuple(args[1:])
+        masks = [_array_mask(x) for x in flatten((args, kwargs)) if _is_array(x)]
+        arrays = [np.asarray(x) for x in flatten((args, kwargs)) if _is_array(x)]
+    except RecursionError:
+        raise ValueError(f"Layer '{layer.name}' was called on lists nested too deeply to be an array.") from None
+    if not arrays:  # nothing to run on: a string, None... (and no symbolic tensor either)
+        raise TypeError(f"Layer '{layer.name}' was called on {type(first).__name__} {first!r:.60}; call it on a "
+                        "symbolic tensor (og.Input(...)) or on numpy arrays.")
     arrays = [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
     statics = tuple(repr(x) for x in flatten((args, kwargs)) if not _is_array(x))
     signature = (tuple((a.shape, a.dtype.str) for a in arrays), statics,
@@ -63,6 +69,7 @@ def call_eagerly(layer, args, kwargs):
     return pack_like(structure, values)
 
 
+<<<<<<< HEAD
 class MaskedArray(np.ndarray):
     """A numpy result of an eager layer call with the Keras mask its graph computed (`_keras_mask`)."""
 
@@ -81,6 +88,16 @@ def _array_mask(x):
 
 
 def _compile(layer, args, kwargs, arrays, masks):
+=======
+def _to_array(layer, value):
+    try:
+        return np.asarray(value, dtype=np.float32)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"Layer '{layer.name}' was called on a list that is not a numeric array: {exc}") from None
+
+
+def _compile(layer, args, kwargs, arrays):
+>>>>>>> i12-serve
     from onnxgraph.runtime import GraphRunner
 
     holders = [placeholder(a.shape, dtypes.standardize(a.dtype), f"x{i}") for i, a in enumerate(arrays)]

@@ -43,6 +43,9 @@ class InputLayer(Layer):
                 raise ValueError(f"Input '{self.name}': give either `shape` or `batch_shape`, not both.")
             batch_shape = _standardize_shape(batch_shape, "Input batch_shape")
         elif shape is not None:
+            if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                           or batch_size <= 0):
+                raise ValueError(f"Input '{self.name}': `batch_size` must be a positive int or None, got {batch_size!r}.")
             batch_shape = (batch_size,) + _standardize_shape(shape, "Input shape")
         else:
             raise ValueError("Input() needs `shape=` (without the batch dimension) or `batch_shape=`.")

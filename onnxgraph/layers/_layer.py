@@ -45,6 +45,8 @@ class Layer:
                 f"{type(self).__name__}.__init__ got unexpected keyword arguments {sorted(kwargs)}."
             )
         object.__setattr__(self, "_tracked_layers", [])
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"{type(self).__name__}: `name` must be a non-empty string, got {name!r}.")
         self.name = name or auto_name(type(self).__name__)
         self._trainable = trainable
         self.dtype = dtypes.standardize(dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype)
@@ -192,6 +194,9 @@ class Layer:
     def set_weights(self, weights) -> None:
         """Assign values in `weights` order; shapes must match `get_weights()`."""
         own = self.weights
+        if isinstance(weights, (str, bytes, dict)) or not hasattr(weights, "__len__"):
+            raise TypeError(f"Layer '{self.name}': set_weights takes a list of {len(own)} arrays (as from get_weights()), "
+                            f"got {type(weights).__name__}.")
         if len(weights) != len(own):
             raise ValueError(
                 f"Layer '{self.name}' has {len(own)} weights {[w.name for w in own]}, but set_weights "
@@ -201,10 +206,13 @@ class Layer:
             if tuple(getattr(value, "shape", ())) != variable.shape:
                 raise ValueError(
                     f"Layer '{self.name}': weight '{variable.name}' has shape {variable.shape}, but "
-                    f"set_weights received shape {tuple(getattr(value, 'shape', ()))}."
+                    f"set_weights received shape {tuple(getattr(value, 'shape', ()))} (weight '{variable.path}')."
                 )
-        for variable, value in zip(own, weights):
-            variable.assign(value)
+        from onnxgraph.backend.variable import weights_lock
+
+        with weights_lock:  # predict in another thread sees all old or all new weights
+            for variable, value in zip(own, weights):
+                variable.assign(value)
 
     def count_params(self) -> int:
         if not self.built:
@@ -255,7 +263,10 @@ class Layer:
 
     # -- calling -----------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        flat_inputs = [x for x in flatten((args, kwargs)) if isinstance(x, SymbolicTensor)]
+        try:
+            flat_inputs = [x for x in flatten((args, kwargs)) if isinstance(x, SymbolicTensor)]
+        except RecursionError:
+            raise ValueError(f"Layer '{self.name}' was called on lists nested too deeply to be tensors or arrays.") from None
         if not flat_inputs and current_scope():
             # Inside another layer's call, arrays (ops.zeros(...) state in the guide's CustomRNN)
             # are graph constants, as Keras traces them: emit on them instead of running eagerly.

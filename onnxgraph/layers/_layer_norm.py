@@ -141,7 +141,7 @@ class GroupNormalization(Layer):
         self._weight_options(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
                              beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self.supports_masking = True
-        if not isinstance(groups, int) or (groups <= 0 and groups != -1):
+        if not isinstance(groups, int) or isinstance(groups, bool) or (groups <= 0 and groups != -1):
             raise ValueError(f"GroupNormalization: `groups` must be a positive int (or -1), got {groups!r}.")
         self.groups = groups
         self.axis = axis

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from onnxgraph import ops
+from onnxgraph.layers._args import int_tuple, positive_int
 from onnxgraph.layers._input_spec import InputSpec
 from onnxgraph.layers._layer import Layer
 
@@ -36,7 +37,7 @@ class Reshape(Layer):
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        self.target_shape = tuple(target_shape)
+        self.target_shape = int_tuple("Reshape", "target_shape", target_shape, allow_minus_one=True)
         if sum(1 for d in self.target_shape if d == -1) > 1:
             raise ValueError(f"Reshape: at most one -1 in target_shape, got {self.target_shape}.")
 
@@ -64,7 +65,7 @@ class Permute(Layer):
 
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)
-        self.dims = tuple(dims)
+        self.dims = int_tuple("Permute", "dims", dims)
         if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
             raise ValueError(f"Permute: `dims` must be a permutation of 1..{len(self.dims)}, got {self.dims}.")
         self.input_spec = InputSpec(ndim=len(self.dims) + 1)
@@ -81,7 +82,7 @@ class RepeatVector(Layer):
 
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
-        self.n = int(n)
+        self.n = positive_int("RepeatVector", "n", n)
         self.input_spec = InputSpec(ndim=2)
 
     def call(self, inputs):

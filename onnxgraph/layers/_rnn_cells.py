@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxgraph import activations, initializers
+from onnxgraph.layers._args import positive_int
 from onnxgraph.layers._layer import Layer
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell"]
@@ -43,9 +44,7 @@ class _Cell(Layer):
         options = {key: kwargs.pop(key, None) for key in WEIGHT_OPTIONS}
         super().__init__(**kwargs)
         self._weight_options(**options)
-        if not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"{type(self).__name__}: `units` must be a positive int, got {units!r}.")
-        self.units = int(units)
+        self.units = positive_int(type(self).__name__, "units", units)
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = use_bias

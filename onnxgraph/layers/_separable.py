@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from onnxgraph import activations, initializers, ops
 from onnxgraph.layers._conv import check_output_size, conv_input_channels
+from onnxgraph.layers._args import positive_int
 from onnxgraph.layers._input_spec import InputSpec
 from onnxgraph.layers._layer import Layer
 from onnxgraph.ops._conv import conv_kernel_transform, depthwise_kernel_transform, emit_conv
@@ -27,10 +28,7 @@ class _DepthwiseBase(Layer):
                  bias_regularizer=None, activity_regularizer=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         rank = self.rank
-        if not isinstance(depth_multiplier, int) or depth_multiplier <= 0:
-            raise ValueError(f"{type(self).__name__}: `depth_multiplier` must be a positive int, got "
-                             f"{depth_multiplier!r}.")
-        self.depth_multiplier = depth_multiplier
+        self.depth_multiplier = positive_int(type(self).__name__, "depth_multiplier", depth_multiplier)
         self.kernel_size = standardize_tuple(kernel_size, rank, "kernel_size")
         self.strides = standardize_tuple(strides, rank, "strides")
         self.dilation_rate = standardize_tuple(dilation_rate, rank, "dilation_rate")

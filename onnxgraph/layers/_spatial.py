@@ -31,7 +31,9 @@ def _pairs(value, rank: int, name: str) -> tuple:
     """int -> ((v, v),)*rank; rank ints -> symmetric pairs; rank pairs as given (1D: one (begin, end))."""
     if rank == 1:
         return (standardize_tuple(value, 2, name, allow_zero=True),)
-    if isinstance(value, (int, np.integer)):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"`{name}` must contain non-negative ints, got {value!r}.")
         return ((int(value), int(value)),) * rank
     if not hasattr(value, "__len__") or len(value) != rank:
         raise ValueError(f"`{name}` must be an int, a tuple of {rank} ints or a tuple of {rank} (begin, end) "

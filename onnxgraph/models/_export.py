@@ -11,6 +11,8 @@ from onnxgraph.backend import transforms
 from onnxgraph.backend.emit import OPSET
 from onnxgraph.backend.graph import collect
 from onnxgraph.backend.serialize import to_model_proto
+from onnxgraph.models._guards import check_count, check_verbose
+from onnxgraph.models._input_checks import check_ids, embedding_ranges, run_explained
 from onnxgraph.runtime._feeds import normalize_feeds
 from onnxgraph.utils._tree import pack_like
 
@@ -31,6 +33,10 @@ class ExportMixin:
         wraps each layer call in an ONNX local function (see `backend/functions.py`).
         """
         self._require_graph("ONNX graph")
+        if target_opset is not None and (isinstance(target_opset, bool) or not isinstance(target_opset, int)
+                                         or not 7 <= target_opset <= OPSET):
+            raise ValueError(f"`target_opset` must be an int from 7 to {OPSET} (onnxgraph writes opset {OPSET} and "
+                             f"converts down), got {target_opset!r}.")
         graph = collect(self.inputs, self.outputs, self.input_names, self.output_names)
         proto, weight_map = to_model_proto(graph, name=self.name, doc=_doc(self), metadata=None)
         self._record_weights(proto, weight_map)
@@ -189,15 +195,36 @@ class ExportMixin:
             self._input_signatures = cached
         return cached[1]
 
-    def _run_eager(self, x, providers="auto"):
+    def _id_ranges(self):
+        """(input name, input_dim, layer name) per Embedding fed straight from a model input."""
+        cached = self.__dict__.get("_id_ranges_cache")
+        if cached is None or cached[0] is not self.inputs:
+            cached = (self.inputs, embedding_ranges(self))
+            self._id_ranges_cache = cached
+        return cached[1]
+
+    def _feeds(self, x) -> dict:
         feeds = normalize_feeds(x, self._signatures())
-        return pack_like(self._outputs_struct, self._runner(providers).run_feeds(feeds))
+        ranges = self._id_ranges()
+        if ranges:  # only models with an Embedding on an input pay for the check (a min and a max)
+            check_ids(feeds, ranges)
+        return feeds
+
+    def _run_eager(self, x, providers="auto"):
+        feeds = self._feeds(x)
+        runner = self._runner(providers)
+        return pack_like(self._outputs_struct, run_explained(self, runner.session_state(), feeds))
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, providers="auto"):
         """Run the model on numpy data in batches; returns an array, list or dict like Keras."""
         self._require_graph("graph to predict with")
-        feeds = normalize_feeds(x, self._signatures())
-        runner = self._runner(providers)
+        check_count("batch_size", batch_size, where="predict")
+        check_count("steps", steps, where="predict")
+        check_verbose(verbose, where="predict")
+        feeds = self._feeds(x)
+        # One weights state for the whole answer: every batch runs on the same session, even if
+        # set_weights (or training) changes the weights while predict runs.
+        state = self._runner(providers).session_state()
         batched = [feeds[sig.name] for sig in self._signatures() if sig.shape and sig.shape[0] is None]
         # Inputs with a fixed first dimension (imported graphs) have no batch axis: one run, whole.
         n = batched[0].shape[0] if batched and len(batched) == len(feeds) else 1
@@ -211,14 +238,14 @@ class ExportMixin:
 
             bar = Progbar(steps_total, verbose=1 if verbose == "auto" else verbose)
         if steps_total == 1 and steps is None:
-            results = runner.run_feeds(feeds)
+            results = run_explained(self, state, feeds)
             if bar:
                 bar.update(1, finalize=True)
         else:
             chunks = []
             for step in range(steps_total):
                 batch = {k: v[step * batch_size:(step + 1) * batch_size] for k, v in feeds.items()}
-                chunks.append(runner.run_feeds(batch))
+                chunks.append(run_explained(self, state, batch))
                 if bar:
                     bar.update(step + 1, finalize=step + 1 == steps_total)
             results = [np.concatenate(parts, axis=0) for parts in zip(*chunks)]

@@ -94,6 +94,8 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
             raise ValueError("get_layer: pass exactly one of `name=` or `index=`.")
         layers = self.layers
         if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise TypeError(f"get_layer: `index` must be an int, got {index!r}.")
             if not -len(layers) <= index < len(layers):
                 raise ValueError(f"get_layer: index {index} is out of range; the model has {len(layers)} layers.")
             return layers[index]
@@ -104,9 +106,13 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
 
     # -- calling ---------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if (self._functional and args and not current_scope()
-                and not [x for x in flatten((args, kwargs)) if isinstance(x, SymbolicTensor)]):
-            return self._run_eager(args[0])
+        if self._functional and args and not current_scope():
+            try:
+                symbolic = [x for x in flatten((args, kwargs)) if isinstance(x, SymbolicTensor)]
+            except RecursionError:  # lists nested deeper than any model input: data, refused by the feeds
+                symbolic = []
+            if not symbolic:
+                return self._run_eager(args[0])
         return super().__call__(*args, **kwargs)
 
     def _build_from(self, inputs) -> None:

@@ -14,6 +14,9 @@ import os
 
 import numpy as np
 
+from onnxgraph.models._guards import (check_class_weight, check_count, check_fit_args, check_not_empty,
+                                     check_validation_data, check_verbose, guarded)
+
 __all__ = ["TrainingMixin"]
 
 _CHECKPOINT_FORMAT = "onnxgraph.checkpoint/1"
@@ -40,6 +43,7 @@ class TrainingMixin:
     _train_providers = "auto"
 
     # -- compile ---------------------------------------------------------------------------------
+    @guarded("compile()")
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, engine="auto",
                 providers="auto"):
@@ -167,6 +171,7 @@ class TrainingMixin:
         return None if state is None else state.directions.get(name)
 
     # -- fit / evaluate ---------------------------------------------------------------------------------
+    @guarded("fit()")
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=None,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
@@ -183,8 +188,12 @@ class TrainingMixin:
         from onnxgraph.trainer._data import split_validation
         from onnxgraph.trainer._loop import fit_loop
 
+        check_fit_args(batch_size, epochs, verbose, validation_split, initial_epoch, steps_per_epoch,
+                       validation_steps, validation_batch_size, validation_freq)
+        check_class_weight(class_weight)
         spec = self._prepare(x, y, "training")
         data = self._data(spec, x, y, sample_weight, class_weight, batch_size, shuffle, steps_per_epoch)
+        check_not_empty(data, "fit")
         val_data = None
         if validation_split and validation_data is None:
             val_data = split_validation(data, validation_split)
@@ -198,12 +207,14 @@ class TrainingMixin:
                         validation_freq=validation_freq, seed=self._train_seed)
 
     def _validation(self, spec, validation_data, batch_size, steps):
+        check_validation_data(validation_data)
         if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
             x_val, y_val = validation_data[0], validation_data[1]
             sw_val = validation_data[2] if len(validation_data) == 3 else None
             return self._data(spec, x_val, y_val, sw_val, None, batch_size or 32, False, steps)
         return self._data(spec, validation_data, None, None, None, None, False, steps)
 
+    @guarded("evaluate()")
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
         """Loss and metrics in inference mode (moving statistics, no dropout), with the current weights.
@@ -216,14 +227,19 @@ class TrainingMixin:
         from onnxgraph.callbacks import CallbackList
         from onnxgraph.trainer._loop import evaluate_loop
 
+        check_count("batch_size", batch_size, where="evaluate")
+        check_count("steps", steps, where="evaluate")
+        check_verbose(verbose, where="evaluate")
         spec = self._prepare(x, y, "evaluation")
         data = self._data(spec, x, y, sample_weight, None, batch_size or 32, False, steps)
+        check_not_empty(data, "evaluate")
         verbose = 1 if verbose == "auto" else verbose
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
                            steps=data.num_batches)
         logs = evaluate_loop(self, self._engine, self._compile_config, self._metrics_state, data, callbacks=cbs)
         return dict(logs) if return_dict else self._metrics_state.ordered(logs)
 
+    @guarded("train_on_batch()")
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the running loss/metrics like Keras."""
         from onnxgraph.trainer._compile import batch_size_of
@@ -239,6 +255,7 @@ class TrainingMixin:
         logs = self._metrics_state.results()
         return logs if return_dict else self._metrics_state.ordered(logs)
 
+    @guarded("test_on_batch()")
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss and metrics on one batch in inference mode (metrics accumulate like Keras)."""
         from onnxgraph.trainer._compile import batch_size_of

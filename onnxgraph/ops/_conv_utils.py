@@ -39,9 +39,13 @@ def standardize_tuple(value, n: int, name: str, allow_zero: bool = False) -> tup
         result = (int(value),) * n
     else:
         try:
-            result = tuple(int(v) for v in value)
+            items = tuple(value)
         except TypeError:
             raise ValueError(f"`{name}` must be an int or a tuple of {n} ints, got {value!r}.") from None
+        if isinstance(value, (str, bytes)) or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                                                  for v in items):
+            raise ValueError(f"`{name}` must be an int or a tuple of {n} ints, got {value!r}.")
+        result = tuple(int(v) for v in items)
         if len(result) != n:
             raise ValueError(f"`{name}` must be an int or a tuple of {n} ints, got {value!r}.")
     low = 0 if allow_zero else 1

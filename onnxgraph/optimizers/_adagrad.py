@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from onnxgraph.optimizers._base import Optimizer
+from onnxgraph.optimizers._base import Optimizer, check_real
 from onnxgraph.optimizers._graph import op, scalar
 
 __all__ = ["Adagrad"]
@@ -27,8 +27,8 @@ class Adagrad(Optimizer):
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
-        self.initial_accumulator_value = initial_accumulator_value
-        self.epsilon = epsilon
+        self.initial_accumulator_value = check_real("Adagrad", "initial_accumulator_value", initial_accumulator_value)
+        self.epsilon = check_real("Adagrad", "epsilon", epsilon)
 
     def _slot_specs(self):
         return {"accumulator": float(self.initial_accumulator_value)}

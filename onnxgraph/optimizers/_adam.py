@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from onnxgraph.optimizers._base import Optimizer
+from onnxgraph.optimizers._base import Optimizer, check_real
 from onnxgraph.optimizers._graph import op, scalar
 
 __all__ = ["Adam", "AdamW"]
@@ -33,9 +33,9 @@ class Adam(Optimizer):
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        self.beta_1 = check_real(type(self).__name__, "beta_1", beta_1, 0.0, 1.0, high_open=True)
+        self.beta_2 = check_real(type(self).__name__, "beta_2", beta_2, 0.0, 1.0, high_open=True)
+        self.epsilon = check_real(type(self).__name__, "epsilon", epsilon)
         self.amsgrad = amsgrad
         self._constants_key = None
 

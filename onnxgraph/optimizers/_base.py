@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import re
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from onnxgraph.optimizers import schedules
 from onnxgraph.utils._naming import auto_name
 
-__all__ = ["Optimizer", "FLUSH_EVERY"]
+__all__ = ["Optimizer", "FLUSH_EVERY", "check_real"]
 
 # Steps between two flushes of subnormal slot values (see Optimizer._flush_subnormal_slots).
 FLUSH_EVERY = 16
@@ -57,6 +58,11 @@ class Optimizer:
                 "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
                 f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}"
             )
+        owner = type(self).__name__
+        for arg, value in (("weight_decay", weight_decay), ("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                           ("global_clipnorm", global_clipnorm)):
+            if value is not None:
+                check_real(owner, arg, value, low=0.0)
         self.name = name or auto_name(type(self).__name__)
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm
@@ -82,6 +88,9 @@ class Optimizer:
         if callable(value):
             return value
         if isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool):
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"Argument `learning_rate` must be a finite float >= 0 (a NaN, infinite or "
+                                 f"negative rate ruins every weight at the first step). Received: learning_rate={value!r}")
             return float(value)
         raise ValueError(
             "Argument `learning_rate` should be a float, a LearningRateSchedule or a callable of the step. "
@@ -348,3 +357,15 @@ def _takes_argument(fn) -> bool:
     except (TypeError, ValueError):
         return True
     return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
+
+
+def check_real(owner: str, name: str, value, low: float = 0.0, high: float | None = None,
+               high_open: bool = False) -> float:
+    """A finite real in [low, high] (or [low, high) with `high_open`), not a bool; else a ValueError."""
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.floating, np.integer))
+          and math.isfinite(value) and value >= low
+          and (high is None or (value < high if high_open else value <= high)))
+    if not ok:
+        bound = "" if high is None else f" and {'<' if high_open else '<='} {high}"
+        raise ValueError(f"{owner}: `{name}` must be a finite float >= {low}{bound}. Received: {name}={value!r}")
+    return float(value)

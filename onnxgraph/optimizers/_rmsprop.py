@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from onnxgraph.optimizers._base import Optimizer
+from onnxgraph.optimizers._base import Optimizer, check_real
 from onnxgraph.optimizers._graph import op, scalar
 
 __all__ = ["RMSprop"]
@@ -32,9 +32,9 @@ class RMSprop(Optimizer):
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
-        self.rho = rho
-        self.momentum = momentum
-        self.epsilon = epsilon
+        self.rho = check_real("RMSprop", "rho", rho, 0.0, 1.0, high_open=True)
+        self.momentum = check_real("RMSprop", "momentum", momentum, 0.0, 1.0)
+        self.epsilon = check_real("RMSprop", "epsilon", epsilon)
         self.centered = centered
 
     def _slot_specs(self):

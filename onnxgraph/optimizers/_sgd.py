@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from onnxgraph.optimizers._base import Optimizer
+from onnxgraph.optimizers._base import Optimizer, check_real
 from onnxgraph.optimizers._graph import op, scalar
 
 __all__ = ["SGD"]
@@ -30,9 +30,7 @@ class SGD(Optimizer):
                  clipvalue=None, global_clipnorm=None, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
-        if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) or not 0 <= momentum <= 1:
-            raise ValueError(f"SGD: `momentum` must be a float between [0, 1]. Received: momentum={momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = check_real("SGD", "momentum", momentum, 0.0, 1.0)
         self.nesterov = bool(nesterov)
 
     def _slot_specs(self):

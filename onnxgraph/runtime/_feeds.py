@@ -40,6 +40,8 @@ def _convert(sig: InputSignature, value) -> np.ndarray:
             f"(shape {array.shape}). Convert it, e.g. x.astype('{sig.dtype}')."
         )
     if array.dtype != sig.np_dtype:
+        if kind in "iu" and sig.np_dtype.kind in "iu" and array.size:
+            _check_fits(sig, array)
         array = array.astype(sig.np_dtype)
     if array.ndim != len(sig.shape) or any(
         want is not None and want != got for want, got in zip(sig.shape, array.shape)
@@ -49,6 +51,15 @@ def _convert(sig: InputSignature, value) -> np.ndarray:
             "(None is any size; the first dimension is the batch.)"
         )
     return np.ascontiguousarray(array)
+
+
+def _check_fits(sig: InputSignature, array: np.ndarray) -> None:
+    """Integers converted to the input's dtype must not wrap (uint64 2**64-1 would become -1)."""
+    info = np.iinfo(sig.np_dtype)
+    low, high = array.min().item(), array.max().item()
+    if low < info.min or high > info.max:
+        raise ValueError(f"Input '{sig.name}' expects dtype {sig.dtype} (values {info.min} to {info.max}); the "
+                         f"{array.dtype} values given range from {low} to {high} and would wrap around.")
 
 
 def normalize_feeds(x, signatures: list[InputSignature]) -> dict:

@@ -6,7 +6,7 @@ import weakref
 
 from onnxgraph.backend.graph import collect
 from onnxgraph.backend.serialize import to_model_proto
-from onnxgraph.backend.variable import state_epoch
+from onnxgraph.backend.variable import state_epoch, weights_lock
 from onnxgraph.runtime._providers import import_onnxruntime, resolve_providers
 from onnxgraph.runtime._threads import spin_config
 
@@ -56,6 +56,7 @@ class GraphRunner:
         self._key = None
         self._fetches = None
         self.session = None
+        self._state = (None, None)
         _RUNNERS.add(self)
 
     def _export(self):
@@ -69,19 +70,27 @@ class GraphRunner:
     def release(self) -> None:
         """Drop the cached session (the next run builds a new one)."""
         self.session, self._fetches, self._key, self._epoch = None, None, None, -1
+        self._state = (None, None)
 
     def ensure_session(self):
-        epoch = state_epoch()
-        if epoch != self._epoch:
-            key = tuple(v.version for v in self._variables)
-            if key != self._key or self.session is None:
-                proto, external = self._export()
-                self.session = session_from_proto(proto, self._providers, external=external)
-                # Fetching outputs by name skips onnxruntime's per-call name list (~1.5 µs of predict).
-                self._fetches = [output.name for output in self.session.get_outputs()]
-                self._key = key
-            self._epoch = epoch
-        return self.session
+        return self.session_state()[0]
+
+    def session_state(self) -> tuple:
+        """(session, fetches) for the current weights; exported under `weights_lock`, so the session
+        holds one weights state even while another thread runs set_weights."""
+        if state_epoch() != self._epoch:
+            with weights_lock:
+                epoch = state_epoch()
+                key = tuple(v.version for v in self._variables)
+                if key != self._key or self.session is None:
+                    proto, external = self._export()
+                    session = session_from_proto(proto, self._providers, external=external)
+                    # Fetching outputs by name skips onnxruntime's per-call name list (~1.5 µs of predict).
+                    self._state = (session, [output.name for output in session.get_outputs()])
+                    self.session, self._fetches = self._state
+                    self._key = key
+                self._epoch = epoch
+        return self._state
 
     def set_providers(self, providers) -> None:
         if providers != self._providers:
@@ -90,8 +99,8 @@ class GraphRunner:
             self._epoch = -1
 
     def run_feeds(self, feeds: dict) -> list:
-        session = self.ensure_session()
-        return session.run(self._fetches, feeds)
+        session, fetches = self.session_state()
+        return session.run(fetches, feeds)
 
 
 _RUNNERS: "weakref.WeakSet[GraphRunner]" = weakref.WeakSet()

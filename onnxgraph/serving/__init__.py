@@ -11,11 +11,11 @@ deployment (`ray_deployment`). uvicorn/Starlette (`serve` extra) and Ray (`ray` 
 imported only when used.
 """
 
-from onnxgraph.serving._embedded import ServerHandle, serve
+from onnxgraph.serving._embedded import ServerHandle, Timeouts, serve
 from onnxgraph.serving._metrics import Metrics
 from onnxgraph.serving._servable import ModelSpec, ServedModel, TensorInfo, feature_model, resolve_models
 
-__all__ = ["serve", "ServerHandle", "build_app", "feature_model", "resolve_models", "ModelSpec",
+__all__ = ["serve", "ServerHandle", "Timeouts", "build_app", "feature_model", "resolve_models", "ModelSpec",
            "ServedModel", "TensorInfo", "Metrics", "ray_deployment"]
 
 

@@ -15,11 +15,15 @@ import time
 
 import numpy as np
 
-__all__ = ["DynamicBatcher", "InferenceError"]
+__all__ = ["DynamicBatcher", "InferenceError", "RejectedInput"]
 
 
 class InferenceError(RuntimeError):
     """onnxruntime failed on a request (answered with HTTP 500; the server keeps running)."""
+
+
+class RejectedInput(InferenceError):
+    """onnxruntime refused a request's values as an invalid argument (answered with HTTP 400)."""
 
 
 _STOP = object()
@@ -186,7 +190,7 @@ class DynamicBatcher:
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
             if len(requests) > 1:
                 return [(await self._run([f]))[0] for f in requests]
-            return [InferenceError(f"Model '{self.served.name}' failed to run on this input: {exc}")]
+            return [_failure(self.served.name, exc)]
         self.metrics.batch(self.served.name, sum(counts), time.perf_counter() - start)
         if len(requests) == 1:
             return [outputs]
@@ -196,6 +200,15 @@ class DynamicBatcher:
             return [(await self._run([f]))[0] for f in requests]
         bounds = np.cumsum([0] + counts)
         return [[out[bounds[k]:bounds[k + 1]] for out in outputs] for k in range(len(requests))]
+
+
+def _failure(name: str, exc: Exception) -> InferenceError:
+    # onnxruntime's INVALID_ARGUMENT at run time means this request's values (the model loaded and
+    # ran its probe): the client's error. Anything else is the server's.
+    text = str(exc).strip()
+    if type(exc).__name__ == "InvalidArgument":
+        return RejectedInput(f"Model '{name}' cannot run on this input: {text}")
+    return InferenceError(f"Model '{name}' failed to run on this input: {text}")
 
 
 def _unwrap(result):

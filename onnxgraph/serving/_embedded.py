@@ -8,9 +8,30 @@ import time
 
 from onnxgraph.serving._servable import ServedModel, resolve_models
 
-__all__ = ["serve", "ServerHandle", "make_server", "require_server_packages", "DEFAULT_MAX_BODY_BYTES"]
+__all__ = ["serve", "ServerHandle", "make_server", "require_server_packages", "DEFAULT_MAX_BODY_BYTES",
+           "Timeouts"]
 
 DEFAULT_MAX_BODY_BYTES = 16 * 2**20
+_MAX_HEADER_BYTES = 64 * 1024
+
+
+class Timeouts:
+    """How long a client may take, in seconds: to send a request's headers (from connecting or from
+    the previous answer), to send its body, and to stay idle between requests on a kept-alive
+    connection. A half-sent request never holds a connection longer than these.
+
+    Example:
+        >>> og.serving.serve(model, timeouts=og.serving.Timeouts(headers=5, body=30, idle=5))
+    """
+
+    def __init__(self, headers: float = 10.0, body: float = 30.0, idle: float = 5.0):
+        for what, value in (("headers", headers), ("body", body), ("idle", idle)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"Timeouts: `{what}` must be a positive number of seconds, got {value!r}.")
+        self.headers, self.body, self.idle = float(headers), float(body), float(idle)
+
+    def __repr__(self):
+        return f"Timeouts(headers={self.headers:g}, body={self.body:g}, idle={self.idle:g})"
 
 
 def require_server_packages() -> None:
@@ -47,7 +68,7 @@ def _url(sock: socket.socket) -> str:
 def make_server(models, *, host: str = "127.0.0.1", port: int = 8000, layers=None, max_batch_size: int = 64,
                 max_latency_ms: float = 5.0, providers="auto", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                 threads: int = 4, session_threads: int | None = None, log_level: str = "warning",
-                graceful_timeout: float = 30.0):
+                graceful_timeout: float = 30.0, batching: str = "auto", timeouts: Timeouts | None = None):
     """Load the models, build the app and a uvicorn server on a bound socket.
 
     Returns:
@@ -58,13 +79,19 @@ def make_server(models, *, host: str = "127.0.0.1", port: int = 8000, layers=Non
 
     from onnxgraph.serving._app import build_app
 
+    from onnxgraph.serving._timeouts import header_deadline_protocol
+
+    timeouts = timeouts or Timeouts()
     specs = resolve_models(models, layers)
-    served = [ServedModel(spec, providers=providers, threads=session_threads) for spec in specs]
+    served = [ServedModel(spec, providers=providers, threads=session_threads, batching=batching) for spec in specs]
     app = build_app(served, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms,
-                    max_body_bytes=max_body_bytes, threads=threads)
+                    max_body_bytes=max_body_bytes, threads=threads, body_timeout=timeouts.body)
     sock = _bind(host, port)
+    # h11 bounds the size of a request's headers (httptools does not); the protocol subclass adds
+    # the header deadline uvicorn lacks (its keep-alive timer only runs between requests).
     config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False,
-                            timeout_graceful_shutdown=graceful_timeout)
+                            timeout_graceful_shutdown=graceful_timeout, timeout_keep_alive=timeouts.idle,
+                            http=header_deadline_protocol(timeouts.headers), h11_max_incomplete_event_size=_MAX_HEADER_BYTES)
     return _server_class(uvicorn)(config), sock, served
 
 
@@ -120,7 +147,7 @@ class ServerHandle:
 def serve(models, *, host: str = "127.0.0.1", port: int = 0, layers=None, max_batch_size: int = 64,
           max_latency_ms: float = 5.0, providers="auto", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
           threads: int = 4, session_threads: int | None = None, log_level: str = "warning",
-          startup_timeout: float = 30.0) -> ServerHandle:
+          startup_timeout: float = 30.0, batching: str = "auto", timeouts: Timeouts | None = None) -> ServerHandle:
     """Serve models over HTTP from a background thread of this process.
 
     Args:
@@ -132,6 +159,10 @@ def serve(models, *, host: str = "127.0.0.1", port: int = 0, layers=None, max_ba
         providers: "auto", "cpu", "cuda" or a list of onnxruntime execution providers.
         max_body_bytes: request bodies over this get HTTP 413.
         threads: inference threads; session_threads: onnxruntime intra-op threads per session.
+        batching: "auto" stacks concurrent requests into one run only for models proven
+            row-independent (graph analysis and a stacked probe; see `GET /v1/models/{name}`,
+            `batching_reason`), "on" always (you vouch for it), "off" never.
+        timeouts: `Timeouts` for request headers, bodies and idle connections.
 
     Returns:
         A `ServerHandle` with `.url` and `.stop()` (also a context manager).
@@ -143,7 +174,7 @@ def serve(models, *, host: str = "127.0.0.1", port: int = 0, layers=None, max_ba
     server, sock, served = make_server(
         models, host=host, port=port, layers=layers, max_batch_size=max_batch_size,
         max_latency_ms=max_latency_ms, providers=providers, max_body_bytes=max_body_bytes, threads=threads,
-        session_threads=session_threads, log_level=log_level)
+        session_threads=session_threads, log_level=log_level, batching=batching, timeouts=timeouts)
     failure: list = []
 
     def run():

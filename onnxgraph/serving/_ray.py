@@ -24,8 +24,9 @@ class ModelReplica:
     its own sessions and its own dynamic batcher.
     """
 
-    def __init__(self, specs, providers="cpu", session_threads=None, **app_options):
-        self._served = [ServedModel(spec, providers=providers, threads=session_threads) for spec in specs]
+    def __init__(self, specs, providers="cpu", session_threads=None, batching="auto", **app_options):
+        self._served = [ServedModel(spec, providers=providers, threads=session_threads, batching=batching)
+                        for spec in specs]
         self._app_options = app_options
 
     def __serve_build_asgi_app__(self):
@@ -38,7 +39,7 @@ def ray_deployment(models, *, layers=None, name: str = "onnxgraph", num_replicas
                    autoscaling_config: dict | None = None, ray_actor_options: dict | None = None,
                    max_ongoing_requests: int | None = None, max_batch_size: int = 64,
                    max_latency_ms: float = 5.0, providers="cpu", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                   threads: int = 4, session_threads: int | None = None):
+                   threads: int = 4, session_threads: int | None = None, batching: str = "auto"):
     """Serve models on Ray Serve with the same endpoints as `onnxgraph serve`.
 
     Args:
@@ -52,7 +53,7 @@ def ray_deployment(models, *, layers=None, name: str = "onnxgraph", num_replicas
         ray_actor_options: resources per replica, e.g. {"num_cpus": 1}.
         max_ongoing_requests: requests a replica accepts at once (keep it above max_batch_size
             so batches can fill).
-        max_batch_size, max_latency_ms, max_body_bytes, threads: as for `serve`.
+        max_batch_size, max_latency_ms, max_body_bytes, threads, batching: as for `serve`.
         providers, session_threads: onnxruntime providers and intra-op threads in each replica.
 
     Returns:
@@ -76,6 +77,6 @@ def ray_deployment(models, *, layers=None, name: str = "onnxgraph", num_replicas
     else:  # Ray's default (5) would cap every batch at 5 rows
         options["max_ongoing_requests"] = max(2 * max_batch_size, 16)
     deployment = serve.deployment(serve.ingress()(ModelReplica), **options)
-    return deployment.bind(specs, providers=providers, session_threads=session_threads,
+    return deployment.bind(specs, providers=providers, session_threads=session_threads, batching=batching,
                            max_batch_size=max_batch_size, max_latency_ms=max_latency_ms,
                            max_body_bytes=max_body_bytes, threads=threads)

@@ -13,11 +13,18 @@ import re
 from dataclasses import dataclass
 
 
+import onnx
+
 from onnxgraph.backend import dtypes
 from onnxgraph.runtime import make_session, normalize_feeds
 from onnxgraph.runtime._feeds import InputSignature
+from onnxgraph.serving._limits import probe_inputs, read_limits
+from onnxgraph.serving._probe import probe_rowwise
+from onnxgraph.serving._rowwise import prove_rowwise
 
-__all__ = ["ServedModel", "TensorInfo", "ModelSpec", "feature_model", "resolve_models"]
+__all__ = ["ServedModel", "TensorInfo", "ModelSpec", "feature_model", "resolve_models", "BATCHING_MODES"]
+
+BATCHING_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -60,9 +67,15 @@ class ServedModel:
         spec: the model's name and ONNX bytes (see `resolve_models`).
         providers: "auto", "cpu", "cuda" or a list of execution providers.
         threads: intra-op threads for the session (None: onnxruntime's default).
+        batching: "auto" (stack requests only when the graph is proven row-independent and a
+            stacked probe equals separate runs), "on" (always stack: you vouch that output rows
+            depend only on their own input rows) or "off".
     """
 
-    def __init__(self, spec: ModelSpec, providers="auto", threads: int | None = None):
+    def __init__(self, spec: ModelSpec, providers="auto", threads: int | None = None, batching: str = "auto"):
+        if batching not in BATCHING_MODES:
+            raise ValueError(f"batching must be one of {BATCHING_MODES}, got {batching!r}: 'auto' stacks requests "
+                             "only for models proven row-independent, 'on' always, 'off' never.")
         self.spec = spec
         self.name = spec.name
         # Spinning idle onnxruntime threads would take the CPU from the event loop between batches.
@@ -74,12 +87,35 @@ class ServedModel:
         self.outputs = [_info(a) for a in self.session.get_outputs()]
         self.output_names = [o.name for o in self.outputs]
         self.signatures = [InputSignature(i.name, i.shape, i.dtype) for i in self.inputs]
-        # Rows of different requests can be stacked only along a free leading (batch) dimension.
-        self.batchable = bool(self.inputs) and all(i.shape and i.shape[0] is None for i in self.inputs)
+        proto = onnx.load_from_string(spec.onnx_bytes)
+        # Values the graph cannot take (ids outside a table, images smaller than a kernel) are refused
+        # with a 400 before they reach onnxruntime.
+        self.limits = read_limits(proto, keras_ids=spec.source == "onnxgraph")
+        self.batchable, self.batching_reason = self._decide_batching(batching, proto)
+
+    def _decide_batching(self, mode: str, proto) -> tuple[bool, str]:
+        """Rows of different requests are stacked only along a free leading (batch) dimension, and (in
+        "auto") only when the graph is proven row-independent and a stacked probe agrees."""
+        if mode == "off":
+            return False, "batching='off'"
+        if not self.inputs or not all(i.shape and i.shape[0] is None for i in self.inputs):
+            return False, "an input has no free leading (batch) dimension"
+        if mode == "on":
+            return True, "batching='on' (forced: the model was not checked for row independence)"
+        proven, why = prove_rowwise(proto)
+        if not proven:
+            return False, why
+        ok, probe_why = probe_rowwise(
+            lambda feeds: self.session.run(self.output_names, feeds), self.signatures, lambda k: probe_inputs(self.signatures, self.limits, k, seed=k))
+        if not ok:
+            return False, probe_why
+        return True, f"{why}; {probe_why}"
 
     def feeds(self, x) -> dict:
         """Check and convert a request's inputs; raises ValueError with a message for the client."""
-        return normalize_feeds(x, self.signatures)
+        feeds = normalize_feeds(x, self.signatures)
+        self.limits.check(feeds)
+        return feeds
 
     def run(self, feeds: dict) -> list:
         return self.session.run(self.output_names, feeds)
@@ -90,6 +126,8 @@ class ServedModel:
             "source": self.spec.source,
             "layers": list(self.spec.layers),
             "batchable": self.batchable,
+            "batching_reason": self.batching_reason,
+            "input_limits": self.limits.to_json(),
             "inputs": [i.to_json() for i in self.inputs],
             "outputs": [o.to_json() for o in self.outputs],
         }

@@ -16,6 +16,15 @@ from onnxgraph import metrics as metrics_module
 __all__ = ["CompileConfig", "MetricsState"]
 
 
+def _loss_weight(value, output: str) -> float:
+    import math
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"compile(): `loss_weights` for output '{output}' must be a finite float >= 0, got {value!r}.")
+    return float(value)
+
+
 def _per_output(value, names: list[str], what: str, single_means_all: bool = True) -> list:
     n = len(names)
     if value is None:
@@ -53,10 +62,10 @@ class CompileConfig:
         self.pred_shapes = [tuple(x.shape) for x in model.outputs]
         raw = _per_output(loss, self.output_names, "loss")
         self._raw_losses = raw
-        self.loss_weights = [None if w is None else float(w)
-                             for w in _per_output(loss_weights, self.output_names, "loss_weights")]
-        if isinstance(loss_weights, (int, float)) and len(self.output_names) == 1:
-            self.loss_weights = [float(loss_weights)]
+        if isinstance(loss_weights, (list, tuple)) and len(self.output_names) == 1 and len(loss_weights) == 1:
+            loss_weights = loss_weights[0]
+        self.loss_weights = [None if w is None else _loss_weight(w, name) for w, name in
+                             zip(_per_output(loss_weights, self.output_names, "loss_weights"), self.output_names)]
         self.losses = None
 
     def resolve_losses(self, y_shapes=None) -> list:

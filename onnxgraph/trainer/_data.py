@@ -254,7 +254,8 @@ class IterableData:
             x, y, sw = item, None, None
         inputs = self.spec.inputs(x)
         batch = inputs[0].shape[0] if inputs and inputs[0].ndim else 1
-        targets = self.spec.targets(y) if y is not None else []
+        # A batch without y still needs targets for every output with a loss (targets() says which).
+        targets = self.spec.targets(y) if y is not None or any(self.spec.losses) else []
         weights = self.spec.weights(sw, self.class_weight, targets, batch) if y is not None else []
         return inputs, targets, weights
 

@@ -90,7 +90,7 @@ class Engine:
         self.pull_from_model()
         self.module.train()
         self.module.lazy_reset_grad()
-        outputs = self.module(*feeds)
+        outputs = self._run_module(feeds, "training")
         if not self.trainable and not self._dirty:
             warnings.warn(f"Model '{self.model.name}' has no trainable weights that affect the loss; fit() only "
                           "computes losses, metrics and moving statistics.", stacklevel=4)
@@ -111,22 +111,35 @@ class Engine:
         """Inference-mode losses and predictions for one batch (no update)."""
         self.pull_from_model()
         self.module.eval()
-        outputs = self.module(*feeds)
+        outputs = self._run_module(feeds, "evaluation")
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         preds = list(outputs[self._n_losses:self._n_losses + self._n_preds])
         return list(outputs[:self._n_losses]), _with_masks(preds, self.eval_graph.mask_outputs, outputs)
+
+    def _run_module(self, feeds, what: str):
+        try:
+            return self.module(*feeds)
+        except RuntimeError as exc:  # onnxruntime-training's C++ errors: name the batch instead
+            text = str(exc).strip()
+            reason = text.split(" : ", 3)[-1] if "[ONNXRuntimeError]" in text else text.splitlines()[0]
+            shapes = ", ".join(f"{tuple(np.shape(f))} {getattr(f, 'dtype', type(f).__name__)}" for f in feeds)
+            raise ValueError(f"The {what} step of model '{self.model.name}' failed in onnxruntime on a batch of "
+                             f"inputs, targets and weights shaped [{shapes}]: {reason.strip()}") from None
 
     # -- weights between the engine and the layers ---------------------------------------------------
     def sync_to_model(self) -> None:
         """Write the trained values into the layers' Variables (Keras layout)."""
         if not self._dirty:
             return
-        self.pull_from_model()  # values assigned explicitly since the last sync win
-        for name, (var, transform) in self.params.items():
-            value = transforms.invert(self._views[name], transform, var.shape) if transform else self._views[name]
-            var.assign(value)
-            self._versions[name] = var.version
-        self._dirty = False
+        from onnxgraph.backend.variable import weights_lock
+
+        with weights_lock:  # one trained state, never half written, for a predict in another thread
+            self.pull_from_model()  # values assigned explicitly since the last sync win
+            for name, (var, transform) in self.params.items():
+                value = transforms.invert(self._views[name], transform, var.shape) if transform else self._views[name]
+                var.assign(value)
+                self._versions[name] = var.version
+            self._dirty = False
 
     def pull_from_model(self) -> None:
         """Copy Variables changed outside training (set_weights, load) into the engine's buffers."""

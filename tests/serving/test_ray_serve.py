@@ -56,7 +56,7 @@ def test_ray_serve_answers_like_predict(ray_local):
             bad = client.post("/v1/models/encoder:predict", json={"inputs": [[1.0, 2.0]]})
             assert bad.status_code == 400 and "expects shape (None, 8)" in bad.json()["error"]["message"]
             assert client.post("/v1/models/nope:predict", json={"inputs": []}).status_code == 404
-            assert client.post("/v1/models/lookup:predict", json={"inputs": [50]}).status_code == 500
+            assert client.post("/v1/models/lookup:predict", json={"inputs": [50]}).status_code == 400
 
         def one(seed):
             xi = rows(1, 8, seed=seed)

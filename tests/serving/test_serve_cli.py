@@ -41,6 +41,7 @@ def test_serve_answers_and_stops_on_sigint(tmp_path):
                                   "--providers", "cpu", "--log-level", "warning")
     try:
         assert f"emb: POST {url}/v1/models/emb:predict  inputs x[None, 8]:float32" in banner
+        assert "batching on: every node keeps rows apart" in banner
         x = rows(3, 8)
         body = httpx.post(f"{url}/v1/models/emb:predict", json={"inputs": x.tolist()}, timeout=30).json()
         np.testing.assert_allclose(body["outputs"]["embedding"], model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
@@ -53,9 +54,12 @@ def test_serve_answers_and_stops_on_sigint(tmp_path):
 def test_serve_features_of_one_model(tmp_path):
     model = make_encoder()
     model.save(tmp_path / "enc.onnx")
-    process, url, _ = _start(str(tmp_path / "enc.onnx"), "--port", "0", "--layers", "hidden",
-                             "--providers", "cpu", "--log-level", "warning")
+    process, url, banner = _start(str(tmp_path / "enc.onnx"), "--port", "0", "--layers", "hidden",
+                                  "--providers", "cpu", "--log-level", "warning", "--batching", "off",
+                                  "--header-timeout", "2", "--body-timeout", "3", "--idle-timeout", "1")
     try:
+        assert "batching off: batching='off'" in banner
+        assert httpx.get(f"{url}/v1/models/enc", timeout=30).json()["max_batch_size"] == 1
         x = rows(2, 8, seed=5)
         body = httpx.post(f"{url}/v1/models/enc:predict", json={"inputs": x.tolist()}, timeout=30).json()
         kernel, bias = model.get_layer("hidden").get_weights()
@@ -72,6 +76,8 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys):
     model.save(tmp_path / "enc.onnx")
     assert main(["serve", str(tmp_path / "enc.onnx"), "--layers", "nope", "--port", "0"]) == 2
     assert "No layer named 'nope'" in capsys.readouterr().err
+    assert main(["serve", str(tmp_path / "enc.onnx"), "--body-timeout", "0", "--port", "0"]) == 2
+    assert "`body` must be a positive number of seconds" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, expected", [

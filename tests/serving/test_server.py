@@ -132,10 +132,10 @@ def test_bad_bodies_unknown_models_and_limits(served):
     assert client.get("/v1/models/encoder:predict").status_code == 405
 
 
-def test_runtime_failure_is_a_500_and_the_server_keeps_going(served):
+def test_index_out_of_the_table_is_a_400_and_the_server_keeps_going(served):
     _, client, _ = served
     failed = client.post("/v1/models/lookup:predict", json={"inputs": [42]})  # index out of the table
-    assert "Model 'lookup' failed to run" in _error(failed, 500)
+    assert "ids must be in [-10, 10), received 42" in _error(failed, 400)
     assert client.post("/v1/models/lookup:predict", json={"inputs": [9]}).json()["outputs"]["rows"] == [[27, 28, 29]]
     assert client.get("/healthz").status_code == 200
 
