@@ -69,7 +69,6 @@ def call_eagerly(layer, args, kwargs):
     return pack_like(structure, values)
 
 
-<<<<<<< HEAD
 class MaskedArray(np.ndarray):
     """A numpy result of an eager layer call with the Keras mask its graph computed (`_keras_mask`)."""
 
@@ -87,8 +86,6 @@ def _array_mask(x):
     return None if mask is None else np.asarray(mask, dtype=bool)
 
 
-def _compile(layer, args, kwargs, arrays, masks):
-=======
 def _to_array(layer, value):
     try:
         return np.asarray(value, dtype=np.float32)
@@ -96,8 +93,7 @@ def _to_array(layer, value):
         raise ValueError(f"Layer '{layer.name}' was called on a list that is not a numeric array: {exc}") from None
 
 
-def _compile(layer, args, kwargs, arrays):
->>>>>>> i12-serve
+def _compile(layer, args, kwargs, arrays, masks):
     from onnxgraph.runtime import GraphRunner
 
     holders = [placeholder(a.shape, dtypes.standardize(a.dtype), f"x{i}") for i, a in enumerate(arrays)]
