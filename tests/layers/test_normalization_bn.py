@@ -32,7 +32,7 @@ def run_graph(x, outputs, variables, data):
 
     names = [f"y{i}" for i in range(len(outputs))]
     runner = GraphRunner([x], outputs, ["x"], names, variables)
-    check_onnx(runner._export())
+    check_onnx(runner._export()[0])  # (proto, in-memory weights)
     return runner.run_feeds({"x": data})
 
 

@@ -237,7 +237,7 @@ def test_simple_rnn_training_form_is_a_gru_with_the_same_function():
     _randomize(model.layers[1])
     data = rand(2, 6, 3)
     runner, got = _training_outputs(model, data)
-    ops = [n.op_type for n in runner._export().graph.node]
+    ops = [n.op_type for n in runner._export()[0].graph.node]
     assert "RNN" not in ops and ops.count("GRU") == 1
     assert [n.op_type for n in check_onnx(model).graph.node].count("RNN") == 1  # inference keeps ONNX RNN
     np.testing.assert_allclose(got, model.predict(data, verbose=0), rtol=1e-5, atol=1e-6)
