@@ -50,6 +50,11 @@ def test_gather_elements_repeated(axis):
     check_fn(lambda x: emit("GatherElements", [x, i64(idx)], {"axis": axis}), [rnd(3, 3)], symbolic_batch=False)
 
 
+def test_gather_elements_runtime_negative_indices():
+    idx = np.asarray([[-1, 0, -3], [2, -2, 0]], np.int64)
+    check_fn(lambda i, x: emit("GatherElements", [x, i], {"axis": 1}), [idx], [rnd(2, 3)])
+
+
 def test_gather_nd():
     idx = np.asarray([[0, 1], [2, 2], [0, 1]], np.int64)
     check_fn(lambda x: emit("GatherND", [x, i64(idx)]), [rnd(3, 3, 2)], symbolic_batch=False)
