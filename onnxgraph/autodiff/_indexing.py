@@ -33,7 +33,11 @@ def _normalized(index, x, axis):
                 raise NotImplementedError("Gather gradient: negative constant indices need a known axis size.")
             return constant(np.where(value < 0, value + dim, value).astype(np.int64))
         return index
-    size = _i64([dim]) if dim is not None else U.shape_of(x, axis, axis + 1)
+    # A 0-d size: a (1,) one would broadcast a scalar index to shape (1,) behind the declared shape.
+    if dim is not None:
+        size = constant(np.asarray(dim, np.int64))
+    else:
+        size = emit("Squeeze", [U.shape_of(x, axis, axis + 1), _i64([0])], shapes=[()], dtypes_=["int64"])
     negative = U.emit_like_bool("Less", index, U.const(0, "int64"))
     return emit("Where", [negative, U.add(index, size), index], shapes=[index.shape], dtypes_=["int64"])
 

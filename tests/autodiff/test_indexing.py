@@ -86,3 +86,10 @@ def test_argmax_fed_gather_has_input_gradient_through_values_only():
     fn = lambda x: emit("GatherElements", [x, emit("ArgMax", [x], {"axis": 1, "keepdims": 1})],  # noqa: E731
                         {"axis": 1})
     check_fn(fn, [x])
+
+
+def test_gather_runtime_scalar_index():
+    # A 0-d runtime index (x[:, i] with a tensor i): the normalized index stays 0-d.
+    i = np.asarray(-1, np.int64)
+    check_fn(lambda i, x: emit("Gather", [x, i], {"axis": 1}), [i], [rnd(3, 4)], symbolic_batch=False)
+    check_fn(lambda i, x: emit("Gather", [x, i], {"axis": 0}), [i], [rnd(3, 4)], symbolic_batch=False)
