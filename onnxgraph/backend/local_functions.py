@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import base64
 
+import numpy as np
 import onnx
-from onnx import helper, shape_inference
+from onnx import helper, numpy_helper, shape_inference
 
 from onnxgraph.backend import dtypes
-from onnxgraph.backend.emit import OPSET, emit
+from onnxgraph.backend.emit import OPSET, constant, emit
 from onnxgraph.backend.scope import current_options
 
 __all__ = ["call_function", "inline_function", "with_default_opset", "functions_to_data", "functions_from_data"]
@@ -87,6 +88,10 @@ def inline_function(functions, inputs, attrs: dict) -> list:
         if callee is not None:
             outs = inline_function(functions, node_inputs, node_attrs) if callee is function else \
                 inline_function([callee, *functions], node_inputs, node_attrs)
+        elif node.op_type == "Constant" and node.domain in ("", "ai.onnx") and not any(
+                attr.ref_attr_name for attr in node.attribute):
+            # A constant tensor (an initializer), not a node: later ops see its value when typed.
+            outs = [_constant_value(node_attrs)]
         elif node.op_type == "CastLike" and node.domain in ("", "ai.onnx"):
             # The target type is known here; Cast has a gradient in onnxruntime-training, CastLike not.
             target = node_inputs[1].dtype
@@ -99,6 +104,17 @@ def inline_function(functions, inputs, attrs: dict) -> list:
             if name:
                 env[name] = value
     return [env[name] for name in function.output]
+
+
+def _constant_value(attrs: dict):
+    """The value of a Constant node's attribute as a constant tensor."""
+    (name, value), = attrs.items()
+    if name == "value":
+        return constant(numpy_helper.to_array(value))
+    kinds = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64, "value_ints": np.int64}
+    if name in kinds:
+        return constant(np.asarray(value, dtype=kinds[name]))
+    return constant(np.asarray(value))
 
 
 def _infer_call(functions, inputs, attrs, n_outputs):

@@ -23,6 +23,7 @@ from onnx import helper, numpy_helper
 from onnxgraph.backend import dtypes
 from onnxgraph.backend.emit import OPSET
 from onnxgraph.interop._node_layer import OnnxNode, encode_array, encode_attribute
+from onnxgraph.interop._opsets import check_importable, describe, upgrade
 from onnxgraph.models._model import Model
 from onnxgraph.saving._registry import register_serializable
 
@@ -39,10 +40,18 @@ class ImportedModel(Model):
     `get_tensor(name)` returns that one value as a symbolic tensor.
     """
 
-    def __init__(self, inputs=None, outputs=None, name=None, onnx_output_names=None, **kwargs):
+    def __init__(self, inputs=None, outputs=None, name=None, onnx_output_names=None, import_report=None, **kwargs):
         super().__init__(inputs, outputs, name=name, **kwargs)
         if onnx_output_names:
             self.output_names = list(onnx_output_names)  # the source graph's output names
+        # Source opset and how it became onnxgraph's (see interop/_opsets.py); printed by summary().
+        self.import_report = import_report
+
+    def summary(self, *args, print_fn=None, **kwargs):
+        super().summary(*args, print_fn=print_fn, **kwargs)
+        line = describe(self.import_report)
+        if line:
+            (print_fn or print)(line)
 
     def _values(self) -> dict:
         found = {}
@@ -71,15 +80,19 @@ class ImportedModel(Model):
     def get_config(self) -> dict:
         config = super().get_config()
         config["onnx_output_names"] = list(self.output_names)
+        if self.import_report:
+            config["import_report"] = self.import_report
         return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         names = config.pop("onnx_output_names", None)
+        report = config.pop("import_report", None)
         model = super().from_config(config, custom_objects)
         if names:
             model.output_names = list(names)
+        model.import_report = report
         return model
 
 
@@ -108,24 +121,6 @@ def _skeleton(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, dict]:
             proto.graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
     del proto.graph.initializer[:]
     return proto, weights
-
-
-def _opset_21(skeleton: onnx.ModelProto, source_name: str) -> onnx.ModelProto:
-    for opset in skeleton.opset_import:
-        if opset.domain not in ("", "ai.onnx"):
-            raise ValueError(
-                f"{source_name} uses ops of domain '{opset.domain}', which onnxgraph models cannot carry; "
-                "only standard ONNX ops (default domain) can be imported."
-            )
-    version = next((o.version for o in skeleton.opset_import if o.domain in ("", "ai.onnx")), OPSET)
-    if version == OPSET:
-        return skeleton
-    from onnx import version_converter
-
-    try:
-        return version_converter.convert_version(skeleton, OPSET)
-    except Exception as exc:  # noqa: BLE001 - re-raised with context
-        raise ValueError(f"{source_name}: converting opset {version} to {OPSET} failed: {exc}") from None
 
 
 def _types(skeleton) -> dict:
@@ -179,9 +174,10 @@ def from_onnx(source, name: str | None = None) -> ImportedModel:
     source_name = name or default_name
     if proto.functions:
         raise ValueError(f"{source_name} has local functions; inline them first (onnx.inliner.inline_local_functions).")
+    check_importable(proto, source_name)
     graph_outputs = [o.name for o in proto.graph.output]
     skeleton, weights = _skeleton(proto)
-    skeleton = _opset_21(skeleton, source_name)
+    skeleton, report = upgrade(skeleton, weights, source_name)
     types = _types(skeleton)
     graph = skeleton.graph
 
@@ -246,7 +242,7 @@ def from_onnx(source, name: str | None = None) -> ImportedModel:
                          "onnxgraph models compute every output from the inputs.")
     outputs = [tensors[n] for n in graph_outputs]
     return ImportedModel(inputs[0] if len(inputs) == 1 else inputs, outputs[0] if len(outputs) == 1 else outputs,
-                         name=source_name, onnx_output_names=graph_outputs)
+                         name=source_name, onnx_output_names=graph_outputs, import_report=report)
 
 
 def _check_subgraphs(node, source_name: str) -> None:

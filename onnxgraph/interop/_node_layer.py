@@ -100,7 +100,8 @@ class OnnxNode(Layer):
             elif slot[0] == "weight":
                 args.append(self._by_name[slot[1]].graph_value())
             elif slot[0] == "const":
-                args.append(constant(decode_array(slot[1])))
+                array = decode_array(slot[1])
+                args.append(constant(array, dtype=array.dtype))  # float64 stays float64
             else:
                 args.append(None)
         attrs = dict(_decode_attribute(a) for a in self.attributes)

@@ -136,8 +136,9 @@ class ExportMixin:
         self._require_graph("graph to predict with")
         feeds = normalize_feeds(x, self._signatures())
         runner = self._runner(providers)
-        first = next(iter(feeds.values()))
-        n = first.shape[0] if first.ndim else 1
+        batched = [feeds[sig.name] for sig in self._signatures() if sig.shape and sig.shape[0] is None]
+        # Inputs with a fixed first dimension (imported graphs) have no batch axis: one run, whole.
+        n = batched[0].shape[0] if batched and len(batched) == len(feeds) else 1
         batch_size = batch_size or 32
         steps_total = max(1, math.ceil(n / batch_size))
         if steps is not None:

@@ -84,7 +84,9 @@ def normalize_feeds(x, signatures: list[InputSignature]) -> dict:
             )
         values = [x]
     feeds = {sig.name: _convert(sig, v) for sig, v in zip(signatures, values)}
-    batches = {name: a.shape[0] for name, a in feeds.items() if a.ndim}
+    # Only inputs whose first dimension is open are batched (imported graphs may fix it, or feed
+    # a shape vector or a weight matrix beside the batch).
+    batches = {sig.name: feeds[sig.name].shape[0] for sig in signatures if sig.shape and sig.shape[0] is None}
     if len(set(batches.values())) > 1:
         raise ValueError(f"All inputs must have the same batch size; received {batches}.")
     return feeds

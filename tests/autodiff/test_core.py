@@ -91,3 +91,13 @@ def test_loss_outside_the_graph_is_refused():
     loss = emit("ReduceSum", [graph.outputs[0]], {"keepdims": 0}, shapes=[()], dtypes_=["float32"])
     with pytest.raises(ValueError, match="not computed by this graph"):
         gradients(graph, loss, [model.inputs[0]])
+
+
+def test_kinks_are_skipped_not_hidden():
+    # One element sits exactly on ReLU's kink: no difference quotient is its derivative.
+    x = np.asarray([[0.0, 1.0, -1.0, 2.0], [0.5, -0.5, 1.5, -2.0]], np.float32)
+    relu = lambda x: emit("Relu", [x], shapes=[x.shape], dtypes_=["float32"])  # noqa: E731
+    report = check_fn(relu, [x])
+    assert report.skipped["x0"] == 1
+    with pytest.raises(GradientMismatch, match="x0: 1/8 coordinates off"):
+        check_fn(relu, [x], skip_kinks=False)

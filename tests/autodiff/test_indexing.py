@@ -30,7 +30,7 @@ def test_embedding_layer_model():
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2, -1])
-@pytest.mark.parametrize("index", [[2, 0, 2], [[1, 0], [2, 2]], 1, [-1, 0]], ids=str)
+@pytest.mark.parametrize("index", [[2, 0, 2], [[1, 0], [2, 2]], 1, -1, [1, 2], [-1, 0]], ids=str)
 def test_gather_any_axis(axis, index):
     x = rnd(3, 4, 3)
     check_fn(lambda x: emit("Gather", [x, i64(index)], {"axis": axis}), [x], symbolic_batch=False)
@@ -48,6 +48,11 @@ def test_gather_runtime_negative_indices():
 def test_gather_elements_repeated(axis):
     idx = np.asarray([[0, 1, 1], [2, 0, 0]], np.int64)
     check_fn(lambda x: emit("GatherElements", [x, i64(idx)], {"axis": axis}), [rnd(3, 3)], symbolic_batch=False)
+
+
+def test_gather_elements_runtime_negative_indices():
+    idx = np.asarray([[-1, 0, -3], [2, -2, 0]], np.int64)
+    check_fn(lambda i, x: emit("GatherElements", [x, i], {"axis": 1}), [idx], [rnd(2, 3)])
 
 
 def test_gather_nd():
@@ -81,3 +86,10 @@ def test_argmax_fed_gather_has_input_gradient_through_values_only():
     fn = lambda x: emit("GatherElements", [x, emit("ArgMax", [x], {"axis": 1, "keepdims": 1})],  # noqa: E731
                         {"axis": 1})
     check_fn(fn, [x])
+
+
+def test_gather_runtime_scalar_index():
+    # A 0-d runtime index (x[:, i] with a tensor i): the normalized index stays 0-d.
+    i = np.asarray(-1, np.int64)
+    check_fn(lambda i, x: emit("Gather", [x, i], {"axis": 1}), [i], [rnd(3, 4)], symbolic_batch=False)
+    check_fn(lambda i, x: emit("Gather", [x, i], {"axis": 0}), [i], [rnd(3, 4)], symbolic_batch=False)

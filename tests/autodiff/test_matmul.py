@@ -55,3 +55,37 @@ def test_gemm(ta, tb, alpha, beta, c_shape):
     weights = [b] + ([] if c_shape is None else [rnd(*c_shape, seed=2)])
     attrs = {"transA": ta, "transB": tb, "alpha": alpha, "beta": beta}
     check_fn(lambda a, b, *c: emit("Gemm", [a, b, *c], attrs), [a], weights, symbolic_batch=not ta and c_shape != (3, 5))
+
+
+class _LinalgOps(__import__("onnxgraph").layers.Layer):
+    """ops.matmul / dot / outer / tensordot inside a layer, on its input and weights."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight((4, 3), name="w")
+        self.v = self.add_weight((4,), name="v")
+        self.t = self.add_weight((3, 4, 2), name="t")
+
+    def call(self, x):
+        from onnxgraph import ops
+
+        a = ops.matmul(x, self.w)                                   # (b, 3)
+        b = ops.dot(x, self.v)                                      # (b,)
+        c = ops.outer(self.v, ops.sum(x, axis=0))                   # (4, 4)
+        d = ops.tensordot(ops.reshape(x, (-1, 4)), self.t, axes=[[1], [1]])  # (b, 3, 2)
+        return ops.sum(a, axis=1) + b * ops.sum(c) + ops.sum(d, axis=(1, 2))
+
+
+def test_linalg_ops_inside_a_layer():
+    import onnxgraph as og
+    from tests.autodiff.gradcheck import check_model
+
+    x = og.Input((4,), name="x")
+    model = og.Model(x, _LinalgOps(name="linalg")(x))
+    report = check_model(model, [rnd(3, 4)])
+    assert {"linalg/w", "linalg/v", "linalg/t", "x"} <= set(report)
+
+
+def test_dense_weight_gradient_with_unknown_inner_dims():
+    # a: (None, None, None) at graph time; b a (4, 5) weight.
+    fn = lambda x, w: emit("MatMul", [emit("Reshape", [x, emit("Shape", [x])]), w])  # noqa: E731
+    check_fn(fn, [rnd(2, 3, 4)], [rnd(4, 5, seed=1)])
