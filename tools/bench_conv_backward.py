@@ -5,6 +5,16 @@ onnxruntime InferenceSession on one intra-op thread (ORT_ENABLE_ALL), interleave
 median time per call. Every formulation is first checked against the first one of its kind.
 
     python tools/bench_conv_backward.py [--rounds 7] [--threads 1]
+    PYTHONPATH=. python tools/bench_conv_backward.py --model [--rounds 5]
+    PYTHONPATH=. python tools/bench_conv_backward.py --rewrites [--rounds 5]
+
+--model times the whole toy ResNet forward+backward graph that onnxgraph.autodiff emits
+(batch 64, loss = sum(logits * R)), once per weight-gradient formulation of the Conv rule
+(im2col = the rule's choice; swapped_conv and offsets = the rule's fallbacks for runtime
+sizes and for very large inputs), so the
+choice is also measured in context (fusions, layout Transposes, memory traffic).
+--rewrites times single layers (Dense in front, batch 64) differentiated natively by these rules
+vs after the ORT-training-era trainer rewrite, to pick the rewrites the new engine should keep.
 
 Runs under any onnxruntime (the training build's InferenceSession or plain onnxruntime); it
 needs only onnx, onnxruntime and numpy, so a venv without onnxgraph can run it too.
@@ -29,7 +39,6 @@ import statistics
 import time
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
@@ -60,8 +69,8 @@ class _Builder:
     def model(self, inputs, output):
         vis = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs]
         self.nodes.append(helper.make_node("Identity", [output], ["out"]))
-        graph = helper.make_graph(self.nodes, "g", vis, [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None] * 4)],
-                                  initializer=self.inits)
+        out = helper.make_tensor_value_info("out", TensorProto.FLOAT, [None] * 4)
+        graph = helper.make_graph(self.nodes, "g", vis, [out], initializer=self.inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
         model.ir_version = 8
         return model
@@ -114,7 +123,8 @@ def dw_gather_im2col(s):
     rows = np.arange(ho)[:, None, None, None] + np.arange(k)[None, None, :, None]
     cols = np.arange(wo)[None, :, None, None] + np.arange(k)[None, None, None, :]
     index = (rows * wp + cols).reshape(ho * wo, k * k).astype(np.int64)
-    patches = b.op("Reshape", [b.op("Gather", [x, b.const(index)], axis=1), b.const(np.array([-1, k * k * c], np.int64))])
+    patches = b.op("Gather", [x, b.const(index)], axis=1)
+    patches = b.op("Reshape", [patches, b.const(np.array([-1, k * k * c], np.int64))])
     dy = b.op("Reshape", [b.op("Transpose", ["dy"], perm=[1, 0, 2, 3]), b.const(np.array([o, -1], np.int64))])
     dw = b.op("MatMul", [dy, patches])  # (O, K*C)
     dw = b.op("Transpose", [b.op("Reshape", [dw, b.const(np.array([o, k, k, c], np.int64))])], perm=[0, 3, 1, 2])
@@ -131,7 +141,8 @@ def dw_gather_nchw(s):
     rows = np.arange(k)[:, None, None, None] + np.arange(ho)[None, None, :, None]
     cols = np.arange(k)[None, :, None, None] + np.arange(wo)[None, None, None, :]
     index = (rows * wp + cols).reshape(k * k, ho * wo).astype(np.int64)
-    patches = b.op("Reshape", [b.op("Gather", [x, b.const(index)], axis=2), b.const(np.array([0, c * k * k, -1], np.int64))])
+    patches = b.op("Gather", [x, b.const(index)], axis=2)
+    patches = b.op("Reshape", [patches, b.const(np.array([0, c * k * k, -1], np.int64))])
     dyt = b.op("Reshape", [b.op("Transpose", ["dy"], perm=[0, 2, 3, 1]), b.const(np.array([0, -1, o], np.int64))])
     summed = b.op("ReduceSum", [b.op("MatMul", [patches, dyt]), b.const(np.array([0], np.int64))], keepdims=0)
     dw = b.op("Reshape", [b.op("Transpose", [summed], perm=[1, 0]), b.const(np.array([o, c, k, k], np.int64))])
@@ -213,11 +224,142 @@ def bench(shape, table, feeds_for, rounds, threads):
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
+def _toy_resnet():
+    import onnxgraph as og
+    from onnxgraph import layers
+
+    inputs = og.Input(shape=(32, 32, 3), name="img")
+    x = layers.Conv2D(32, 3, activation="relu")(inputs)
+    x = layers.Conv2D(64, 3, activation="relu")(x)
+    block_1 = layers.MaxPooling2D(3)(x)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_1)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
+    block_2 = layers.add([x, block_1])
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_2)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
+    block_3 = layers.add([x, block_2])
+    x = layers.Conv2D(64, 3, activation="relu")(block_3)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    return og.Model(inputs, layers.Dense(10)(x))
+
+
+def _model_step(model, variant, threads):
+    """An InferenceSession computing the toy ResNet's loss and every weight gradient."""
+    from onnxgraph.autodiff import _conv, gradients
+    from onnxgraph.backend.emit import emit
+    from onnxgraph.backend.graph import collect
+    from onnxgraph.backend.scope import emit_options
+    from onnxgraph.backend.serialize import to_model_proto
+    from onnxgraph.layers._input_layer import placeholder
+    from onnxgraph.layers._node import recording
+
+    with recording(False), emit_options(training_graph=True, state_updates=[]):
+        img = placeholder((None, 32, 32, 3), "float32", "img")
+        logits = model._run_graph([img], training=True)
+    r = placeholder((None, 10), "float32", "r")
+    loss = emit("ReduceSum", [emit("Mul", [logits, r], shapes=[logits.shape], dtypes_=["float32"])],
+                {"keepdims": 0}, shapes=[()], dtypes_=["float32"])
+    graph = collect([img, r], [loss], ["img", "r"], ["loss"])
+    weights = list({x.id: x for node in graph.nodes for x in node.inputs
+                    if x is not None and x.kind == "variable"}.values())
+    original = _conv._weight_grad_im2col
+    replacement = {"im2col": original, "swapped_conv": _conv._weight_grad_swapped,
+                   "offsets": _conv._weight_grad_offsets}[variant]
+    _conv._weight_grad_im2col = replacement
+    try:
+        grads = gradients(graph, loss, weights)
+    finally:
+        _conv._weight_grad_im2col = original
+    graph.outputs += grads
+    graph.output_names += [f"grad{i}" for i in range(len(grads))]
+    proto, _ = to_model_proto(graph, name="toy_resnet_step")
+    return _session(proto, threads)
+
+
+def _layer_step(model, rewrite, threads):
+    """Session for loss = sum(model(x) * r) and the gradients of x and every weight."""
+    import sys
+
+    sys.path.insert(0, ".")
+    from tests.autodiff.family_check import run_gradients, training_graph
+
+    x = np.zeros((64, *model.inputs[0].shape[1:]), np.float32)
+    graph, _, feeds = training_graph(model, [x], rewrite=rewrite)
+    session, _ = run_gradients(graph, feeds)
+    return session, feeds
+
+
+def main_rewrites(args):
+    """Forward+backward time of single layers: the native op's rule vs the trainer's rewrite."""
+    import onnxgraph as og
+    from onnxgraph import layers
+    from onnxgraph.trainer._rules import rewrite_for_training
+
+    cases = {
+        "Conv2DTranspose(32, 3, strides=2, same) 16x16x32": ((16, 16, 32), lambda: layers.Conv2DTranspose(
+            32, 3, strides=2, padding="same")),
+        "AveragePooling2D(2) 32x32x32": ((32, 32, 32), lambda: layers.AveragePooling2D(2)),
+        "AveragePooling2D(3, same) 32x32x32": ((32, 32, 32), lambda: layers.AveragePooling2D(3, 1, "same")),
+        "UpSampling2D(2) 16x16x32": ((16, 16, 32), lambda: layers.UpSampling2D(2)),
+        "UpSampling2D(2, bilinear) 16x16x32": ((16, 16, 32), lambda: layers.UpSampling2D(2, interpolation="bilinear")),
+        "GlobalMaxPooling2D 16x16x64": ((16, 16, 64), lambda: layers.GlobalMaxPooling2D()),
+        "MaxPooling2D(3, 2, same) 32x32x32": ((32, 32, 32), lambda: layers.MaxPooling2D(3, 2, "same")),
+    }
+    print(f"onnxruntime {ort.__version__}, {args.threads} thread(s), batch 64: forward+backward ms, median of "
+          f"{args.rounds} rounds")
+    rng = np.random.default_rng(0)
+    for name, (shape, make) in cases.items():
+        inputs = og.Input(shape=shape)
+        model = og.Model(inputs, make()(layers.Dense(shape[-1])(inputs)))
+        runs = {}
+        for label, rewrite in (("native", None), ("rewrite", rewrite_for_training)):
+            session, feeds = _layer_step(model, rewrite, args.threads)
+            feeds = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in feeds.items()}
+            runs[label] = (session, feeds)
+        samples = {label: [] for label in runs}
+        for r in range(args.rounds):
+            for label in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+                samples[label].append(_time(*runs[label], calls=2))
+        native, rewritten = (statistics.median(samples[k]) * 1e3 for k in ("native", "rewrite"))
+        print(f"  {name:52s} native {native:7.2f}  rewrite {rewritten:7.2f}  ({rewritten / native:.2f}x)")
+
+
+def main_model(args):
+    rng = np.random.default_rng(0)
+    feeds = {"img": rng.standard_normal((64, 32, 32, 3)).astype(np.float32),
+             "r": rng.standard_normal((64, 10)).astype(np.float32)}
+    model = _toy_resnet()
+    sessions = {v: _model_step(model, v, args.threads) for v in ("im2col", "offsets", "swapped_conv")}
+    reference = sessions["im2col"].run(None, feeds)
+    for name, sess in sessions.items():
+        for k, (got, want) in enumerate(zip(sess.run(None, feeds), reference)):
+            err = np.abs(got - want).max() / max(np.abs(want).max(), 1e-6)
+            assert err < 1e-4, f"{name}: output {k} differs from im2col's (relative error {err:.2g})"
+    samples = {name: [] for name in sessions}
+    names = list(sessions)
+    for r in range(args.rounds):
+        for i in range(len(names)):
+            name = names[(r + i) % len(names)]
+            samples[name].append(_time(sessions[name], feeds, calls=2))
+    result = {name: statistics.median(v) for name, v in samples.items()}
+    print(f"onnxruntime {ort.__version__}, {args.threads} thread(s): toy ResNet forward+backward, batch 64, "
+          f"median of {args.rounds} rounds")
+    for name, t in result.items():
+        print(f"  {name:13s} {t * 1e3:8.1f} ms/step  ({result['im2col'] / t:.2f}x the im2col speed)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", action="store_true", help="time the whole toy ResNet backward graph")
+    parser.add_argument("--rewrites", action="store_true", help="time single layers: native rules vs trainer rewrite")
     args = parser.parse_args()
+    if args.model:
+        return main_model(args)
+    if args.rewrites:
+        return main_rewrites(args)
     rng = np.random.default_rng(0)
     print(f"onnxruntime {ort.__version__}, {args.threads} thread(s), median ms per call over {args.rounds} rounds")
     totals = {}

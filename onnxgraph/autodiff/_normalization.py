@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from onnxgraph.autodiff import _util
 from onnxgraph.autodiff._conv import where

@@ -20,7 +20,6 @@ from onnxgraph.autodiff import _util
 from onnxgraph.autodiff._conv import concat_shape, where
 from onnxgraph.autodiff._registry import register_gradient
 from onnxgraph.backend.emit import emit
-from onnxgraph.trainer._rules_resize import axis_matrix
 
 __all__ = ["apply_along"]
 
@@ -65,6 +64,13 @@ def _is_repeat(node, scale) -> bool:
             and scale is not None and float(scale).is_integer() and scale >= 1)
 
 
+def _axis_matrix(size, out, scale, by_scale, attrs):
+    # Imported here: the trainer package may import autodiff; keep the dependency one way at import.
+    from onnxgraph.trainer._rules_resize import axis_matrix
+
+    return axis_matrix(size, out, scale, by_scale, attrs)
+
+
 def apply_along(y, matrix: np.ndarray, axis: int):
     """Contract the numpy (out, in) `matrix` with `y` along `axis` (y's size there = in)."""
     rank = y.ndim
@@ -85,6 +91,10 @@ def resize(node, grads):
             _util.attr(node, "coordinate_transformation_mode", "half_pixel") == "tf_crop_and_resize":
         raise NotImplementedError(f"{where(node)}: Resize with antialias or tf_crop_and_resize has no gradient rule; "
                                   "use plain nearest/linear/cubic resizing for a trained model.")
+    if _util.attr(node, "keep_aspect_ratio_policy", "stretch") != "stretch":
+        raise NotImplementedError(f"{where(node)}: Resize with keep_aspect_ratio_policy="
+                                  f"{_util.attr(node, 'keep_aspect_ratio_policy')!r} has no gradient rule; pass the "
+                                  "exact output sizes (policy 'stretch').")
     targets = _targets(node, x)
     resized = [i for i, (scale, out, _) in enumerate(targets) if not (scale == 1.0 and out == x.shape[i])]
     repeat = [i for i in resized if _is_repeat(node, targets[i][0])]
@@ -98,7 +108,7 @@ def resize(node, grads):
         if size is None:
             raise NotImplementedError(f"{where(node)}: the gradient of this Resize along axis {axis} needs that axis's "
                                       f"size, got input shape {x.shape}; give that dimension a fixed size.")
-        g = apply_along(g, axis_matrix(size, out, scale, by_scale, mode_attrs).T, axis)
+        g = apply_along(g, _axis_matrix(size, out, scale, by_scale, mode_attrs).T, axis)
     if repeat:
         parts, reduce_axes = [], []
         for i in range(x.ndim):

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+import onnxgraph as og
+
 from onnxgraph.autodiff import gradients
 from onnxgraph.backend import transforms
 from onnxgraph.backend.emit import constant, emit
@@ -31,7 +33,18 @@ from onnxgraph.runtime import make_session
 from onnxgraph.utils._tree import flatten
 from tests.autodiff.gradcheck import check_graph
 
-__all__ = ["check_op", "check_op_directional", "check_model", "run_gradients", "training_graph", "loss_weights"]
+__all__ = ["Scale", "check_op", "check_op_directional", "check_model", "run_gradients", "training_graph",
+           "loss_weights"]
+
+
+class Scale(og.layers.Layer):
+    """x * w on the last axis, w uniform in [0.5, 1.5]: positive, so it keeps each channel's order."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight((input_shape[-1],), og.initializers.RandomUniform(0.5, 1.5), name="w")
+
+    def call(self, inputs):
+        return inputs * self.w
 
 
 def _wave(seed: int):

@@ -8,9 +8,17 @@ from onnxgraph import layers
 from onnxgraph.backend.emit import emit
 from onnxgraph.backend.graph import collect
 from onnxgraph.layers._input_layer import placeholder
-from tests.autodiff.family_check import check_model, check_op, loss_weights, run_gradients, training_graph
+from onnxgraph.trainer._rules import rewrite_for_training
+from tests.autodiff.family_check import Scale, check_model, check_op, run_gradients
 
 RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_data():
+    """The same data for a test however the suite is selected or ordered."""
+    global RNG
+    RNG = np.random.default_rng(0)
 
 
 def rand(*shape):
@@ -121,59 +129,64 @@ LAYER_CASES = {
 }
 
 
+@pytest.mark.parametrize("rewrite", [None, rewrite_for_training], ids=["native", "trainer-rewrite"])
 @pytest.mark.parametrize("case", list(LAYER_CASES))
-def test_conv_layers(case):
+def test_conv_layers(case, rewrite):
     shape, make = LAYER_CASES[case]
     inputs = og.Input(shape=shape)
     model = og.Model(inputs, make()(inputs))
     # ReLU's kink: a small step keeps pre-activations on their side of 0.
-    grads = check_model(model, rand(3, *shape), eps=1e-3 if "relu" in case else 1e-2)
+    grads = check_model(model, rand(3, *shape), eps=1e-4 if "relu" in case else 1e-2, rewrite=rewrite)
     assert len(grads) == 1 + len(model.trainable_weights)
 
 
-def _toy_resnet():
-    """The Keras functional-API guide's toy ResNet (without its Dropout: finite differences)."""
-    inputs = og.Input(shape=(32, 32, 3), name="img")
-    x = layers.Conv2D(32, 3, activation="relu")(inputs)
-    x = layers.Conv2D(64, 3, activation="relu")(x)
-    block_1 = layers.MaxPooling2D(3)(x)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_1)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
-    block_2 = layers.add([x, block_1])
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_2)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
-    block_3 = layers.add([x, block_2])
-    x = layers.Conv2D(64, 3, activation="relu")(block_3)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dense(256, activation="relu")(x)
-    return og.Model(inputs, layers.Dense(10)(x))
+@pytest.mark.parametrize("case", ["1d grouped", "2d asymmetric pads stride dilation", "2d depthwise x2",
+                                  "3d groups strides dilations"])
+def test_conv_weight_gradient_one_offset_at_a_time(case, monkeypatch):
+    """The large-input formulation (per-offset Slice + MatMul), forced by a zero im2col budget."""
+    from onnxgraph.autodiff import _conv as conv_rules
+
+    monkeypatch.setattr(conv_rules, "IM2COL_MAX_PER_SAMPLE", 0)
+    spatial, c, o, k, s, d, p, g, _ = CONV_CASES[case]
+    attrs = {"kernel_shape": list(k), "strides": list(s), "dilations": list(d), "pads": list(p), "group": g}
+    check_op(_conv("Conv", attrs), {"x": rand(2, c, *spatial), "w": rand(o, c // g, *k)}, {"x": (None, c, *spatial)})
 
 
-def test_toy_resnet_gradients_match_torch_autograd():
-    """Every weight and input gradient of the guide's toy ResNet equals PyTorch's on the same weights."""
-    import torch
-    import torch.nn.functional as F
+def test_a_wrong_weight_gradient_is_caught(monkeypatch):
+    """Negative control: a spatially flipped weight gradient must fail the check."""
+    from onnxgraph.autodiff import _conv as conv_rules
+    from tests.autodiff.gradcheck import GradientMismatch
 
-    x = rand(4, 32, 32, 3)
-    graph, _, feeds = training_graph(_toy_resnet(), [x])
-    _, grads = run_gradients(graph, feeds)
-    t = {k: torch.tensor(v, requires_grad=True) for k, v in feeds.items()}
+    right = conv_rules._weight_grad_im2col
 
-    def weight(path):
-        return t[next(k for k in t if k.endswith("_" + path))]
+    def flipped(*args):
+        dw = right(*args)
+        index = conv_rules._util.const(np.arange(dw.shape[-1])[::-1].copy(), "int64")
+        return emit("Gather", [dw, index], {"axis": dw.ndim - 1}, shapes=[dw.shape], dtypes_=[dw.dtype])
 
-    def conv(h, i, pad):
-        name = "conv2d" if i == 0 else f"conv2d_{i}"
-        return F.relu(F.conv2d(h, weight(name + "_kernel"), weight(name + "_bias"), padding=pad))
+    monkeypatch.setattr(conv_rules, "_weight_grad_im2col", flipped)
+    attrs = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+    with pytest.raises(GradientMismatch, match="w"):
+        check_op(_conv("Conv", attrs), {"x": rand(2, 3, 5, 5), "w": rand(4, 3, 3, 3)})
 
-    h = conv(conv(t["img"].permute(0, 3, 1, 2), 0, 0), 1, 0)
-    block_1 = F.max_pool2d(h, 3)
-    block_2 = conv(conv(block_1, 2, 1), 3, 1) + block_1
-    block_3 = conv(conv(block_2, 4, 1), 5, 1) + block_2
-    h = conv(block_3, 6, 0).mean((2, 3))
-    y = F.relu(h @ weight("dense_kernel") + weight("dense_bias")) @ weight("dense_1_kernel") + weight("dense_1_bias")
-    (y * torch.tensor(loss_weights(tuple(y.shape)))).sum().backward()
-    assert set(grads) == set(t)
-    for name, got in grads.items():
-        want = t[name].grad.numpy()
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max(), err_msg=name)
+
+RUNTIME_SIZED = {
+    "Conv2D same stride 2": lambda: layers.Conv2D(3, 3, strides=2, padding="same"),
+    "Conv2D valid dilation 2": lambda: layers.Conv2D(2, 3, dilation_rate=2),
+    "DepthwiseConv2D same": lambda: layers.DepthwiseConv2D(3, padding="same"),
+    "Conv2DTranspose same stride 2": lambda: layers.Conv2DTranspose(2, 3, strides=2, padding="same"),
+    "MaxPooling2D same stride 2": lambda: layers.MaxPooling2D(3, strides=2, padding="same"),
+    "AveragePooling2D same stride 2": lambda: layers.AveragePooling2D(3, strides=2, padding="same"),
+    "UpSampling2D": lambda: layers.UpSampling2D(2),
+    "GlobalAveragePooling2D": lambda: layers.GlobalAveragePooling2D(),
+    "GlobalMaxPooling2D": lambda: layers.GlobalMaxPooling2D(),
+}
+
+
+@pytest.mark.parametrize("case", list(RUNTIME_SIZED))
+def test_layers_on_runtime_sized_images(case):
+    """Input(shape=(None, None, C)): "same" padding computed at runtime, the rules' dynamic paths."""
+    inputs = og.Input(shape=(None, None, 2))
+    model = og.Model(inputs, RUNTIME_SIZED[case]()(Scale()(inputs)))
+    x = (RNG.permutation(2 * 7 * 6 * 2).reshape(2, 7, 6, 2) * 0.1).astype(np.float32)  # no max ties
+    check_model(model, x, eps=1e-3)

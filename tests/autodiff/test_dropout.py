@@ -22,6 +22,13 @@ from onnxgraph.runtime import make_session
 RNG = np.random.default_rng(4)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_data():
+    """The same data for a test however the suite is selected or ordered."""
+    global RNG
+    RNG = np.random.default_rng(4)
+
+
 def _loss(y, r):
     product = emit("Mul", [y, r], shapes=[y.shape], dtypes_=[y.dtype])
     return emit("ReduceSum", [product], {"keepdims": 0}, shapes=[()], dtypes_=[y.dtype])

@@ -12,6 +12,13 @@ from tests.autodiff.family_check import check_model, check_op, check_op_directio
 RNG = np.random.default_rng(3)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_data():
+    """The same data for a test however the suite is selected or ordered."""
+    global RNG
+    RNG = np.random.default_rng(3)
+
+
 def rand(*shape):
     return RNG.standard_normal(shape).astype(np.float32)
 
@@ -116,7 +123,7 @@ def test_batch_normalization_layer_not_trainable_in_training_graph():
 @pytest.mark.parametrize("kwargs", [{}, {"axis": 1}, {"axis": [1, 2]}, {"center": False}, {"rms_scaling": True}])
 def test_layer_normalization_layer(kwargs):
     model = _model((3, 4), layers.LayerNormalization(epsilon=1e-3, **kwargs))
-    check_model(model, rand(2, 3, 4))
+    check_model(model, rand(2, 3, 4), eps=1e-3)  # normalizing 3 values is strongly curved
 
 
 @pytest.mark.parametrize("shape, groups", [((4, 4, 6), 3), ((5, 4), 2), ((5, 4), -1)])

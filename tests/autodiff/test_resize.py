@@ -6,9 +6,17 @@ import pytest
 import onnxgraph as og
 from onnxgraph import layers
 from onnxgraph.backend.emit import constant, emit
+from onnxgraph.trainer._rules import rewrite_for_training
 from tests.autodiff.family_check import check_model, check_op
 
 RNG = np.random.default_rng(2)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_data():
+    """The same data for a test however the suite is selected or ordered."""
+    global RNG
+    RNG = np.random.default_rng(2)
 
 NEAREST = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
 LINEAR = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
@@ -61,10 +69,19 @@ LAYER_CASES = {
 }
 
 
+@pytest.mark.parametrize("rewrite", [None, rewrite_for_training], ids=["native", "trainer-rewrite"])
 @pytest.mark.parametrize("case", list(LAYER_CASES))
-def test_upsampling_layers(case):
+def test_upsampling_layers(case, rewrite):
     shape, make = LAYER_CASES[case]
     inputs = og.Input(shape=shape)
     model = og.Model(inputs, make()(layers.Dense(shape[-1])(inputs)))  # weights in front of the resize
-    grads = check_model(model, RNG.standard_normal((2, *shape)).astype(np.float32))
+    grads = check_model(model, RNG.standard_normal((2, *shape)).astype(np.float32), rewrite=rewrite)
     assert len(grads) == 3
+
+
+def test_resize_keep_aspect_ratio_policy_is_refused():
+    sizes = constant(np.asarray([6, 6], np.int64))
+    attrs = {**LINEAR, "axes": [2, 3], "keep_aspect_ratio_policy": "not_larger"}
+    with pytest.raises(NotImplementedError, match="keep_aspect_ratio_policy"):
+        check_op(lambda t: emit("Resize", [t, None, None, sizes], attrs, shapes=[(None, 3, 6, 3)], dtypes_=["float32"]),
+                 {"x": np.zeros((1, 3, 4, 2), np.float32)})
