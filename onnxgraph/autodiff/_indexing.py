@@ -2,8 +2,8 @@
 ScatterElements, ScatterND, TopK.
 
 A gather's gradient scatter-ADDS into zeros, so repeated ids (the same token twice in a batch)
-accumulate. Axis-0 Gather (Embedding) uses ScatterND, whose index tensor is the ids alone;
-other axes use ScatterElements on the gradient flattened to one index axis.
+accumulate. Gather uses ScatterND (its index tensor is the ids alone; other axes are moved first
+and back); a constant index or index run (x[:, 3]) is undone by one Pad instead.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import numpy as np
 from onnxgraph.autodiff import _util as U
 from onnxgraph.autodiff._elementwise import wants
 from onnxgraph.autodiff._registry import register_gradient
-from onnxgraph.autodiff._shape import scatter_add_axis
 from onnxgraph.backend.emit import constant, emit
 
 __all__ = []
@@ -39,33 +38,56 @@ def _normalized(index, x, axis):
     return emit("Where", [negative, U.add(index, size), index], shapes=[index.shape], dtypes_=["int64"])
 
 
+def _contiguous(value, dim):
+    """(first, count) when constant indices `value` pick one ascending run (x[:, 3] or x[:, 2:5]), else None."""
+    flat = np.asarray(value).reshape(-1)
+    if dim is None or flat.size == 0:
+        return None
+    flat = np.where(flat < 0, flat + dim, flat)
+    if np.array_equal(flat, np.arange(flat[0], flat[0] + flat.size)):
+        return int(flat[0]), int(flat.size)
+    return None
+
+
 @register_gradient("Gather")
 def gather(node, grads):
     x, index = node.inputs
     g = grads[0]
     axis = U.norm_axis(int(U.attr(node, "axis", 0)), x.ndim)
-    idx = _normalized(index, x, axis)
-    zeros = U.zeros_like(x)
-    if axis == 0:
-        # ScatterND(zeros, ids[..., None], g, add): g is ids.shape + x.shape[1:].
-        nd = emit("Unsqueeze", [idx, _i64([idx.ndim])], shapes=[idx.shape + (1,)], dtypes_=["int64"])
-        out = emit("ScatterND", [zeros, nd, g], {"reduction": "add"}, shapes=[x.shape], dtypes_=[x.dtype])
+    value = U.const_value(index)
+    run = _contiguous(value, x.shape[axis]) if value is not None and value.ndim <= 1 else None
+    if run is not None:
+        # A constant index or index run: the gradient is g zero-padded back to x (Unsqueeze + Pad).
+        if value.ndim == 0:
+            g = emit("Unsqueeze", [g, _i64([axis])], shapes=[x.shape[:axis] + (1,) + x.shape[axis + 1:]],
+                     dtypes_=[g.dtype])
+        first, count = run
+        pads = [0] * (2 * x.ndim)
+        pads[axis], pads[x.ndim + axis] = first, x.shape[axis] - first - count
+        out = g if not any(pads) else emit("Pad", [g, _i64(pads)], {"mode": "constant"}, shapes=[x.shape],
+                                            dtypes_=[x.dtype])
         return [out, None]
-    # g: x.shape[:axis] + idx.shape + x.shape[axis+1:] -> one index axis of len(idx.flat).
-    n = int(np.prod(idx.shape)) if None not in idx.shape else None
-    pre, post = x.shape[:axis], x.shape[axis + 1:]
-    flat_shape = pre + (n,) + post
-    if idx.ndim != 1:
-        if None in pre or None in post:
-            target = emit("Concat", [U.shape_of(g, 0, axis), _i64([-1]), U.shape_of(g, axis + idx.ndim)],
-                          {"axis": 0}, shapes=[(x.ndim,)], dtypes_=["int64"]) if axis + idx.ndim < g.ndim else \
-                emit("Concat", [U.shape_of(g, 0, axis), _i64([-1])], {"axis": 0}, shapes=[(x.ndim,)],
-                     dtypes_=["int64"])
-        else:
-            target = _i64(list(pre) + [-1] + list(post))
-        g = U.reshape(g, target, flat_shape)
-        idx = emit("Reshape", [idx, _i64([-1])], shapes=[(n,)], dtypes_=["int64"])
-    return [scatter_add_axis(g, idx, axis, zeros, n), None]
+    idx = _normalized(index, x, axis)
+    if axis == 0:
+        # ScatterND(zeros, ids[..., None], g, add): g is ids.shape + x.shape[1:]. (Measured 3-25x
+        # faster than ScatterElements with expanded indices, and far faster than OneHot @ g.)
+        nd = emit("Unsqueeze", [idx, _i64([idx.ndim])], shapes=[idx.shape + (1,)], dtypes_=["int64"])
+        out = emit("ScatterND", [U.zeros_like(x), nd, g], {"reduction": "add"}, shapes=[x.shape], dtypes_=[x.dtype])
+        return [out, None]
+    # Other axes: move the gathered axis first, scatter there with ScatterND, move it back.
+    q = idx.ndim
+    to_front = list(range(axis, axis + q)) + list(range(axis)) + list(range(axis + q, g.ndim))
+    perm_x = [axis] + list(range(axis)) + list(range(axis + 1, x.ndim))
+    xt_shape = tuple(x.shape[p] for p in perm_x)
+    if None in xt_shape:
+        shape_t = emit("Gather", [U.shape_of(x), _i64(perm_x)], {"axis": 0}, shapes=[(x.ndim,)], dtypes_=["int64"])
+    else:
+        shape_t = _i64(list(xt_shape))
+    zeros = U.full(shape_t, xt_shape, 0, x.dtype)
+    nd = emit("Unsqueeze", [idx, _i64([q])], shapes=[idx.shape + (1,)], dtypes_=["int64"])
+    scattered = emit("ScatterND", [zeros, nd, U.transpose(g, to_front)], {"reduction": "add"}, shapes=[xt_shape],
+                     dtypes_=[x.dtype])
+    return [U.transpose(scattered, np.argsort(perm_x)), None]
 
 
 @register_gradient("GatherElements")

@@ -32,8 +32,12 @@ def _flatten_rows(x):
     rows = None
     if all(d is not None for d in x.shape[:-1]):
         rows = int(np.prod(x.shape[:-1]))
-    return U.reshape(x, U.const([-1, x.shape[-1] if x.shape[-1] is not None else 0], "int64"),
-                     (rows, x.shape[-1]))
+    if x.shape[-1] is not None:
+        target = U.const([-1, x.shape[-1]], "int64")
+    else:
+        target = emit("Concat", [U.const([-1], "int64"), U.shape_of(x, -1)], {"axis": 0}, shapes=[(2,)],
+                      dtypes_=["int64"])
+    return U.reshape(x, target, (rows, x.shape[-1]))
 
 
 @register_gradient("MatMul")

@@ -1,7 +1,7 @@
 """Gradients of shape and layout ops: Reshape, Flatten, (Un)Squeeze, Transpose, Expand, Tile,
 Concat, Split, Slice, Pad, Trilu.
 
-Slice with unit steps and constant Pad are undone by one Pad (negative pads crop); other steps
+Slice with steps of +-1 and constant Pad are undone by one Pad (negative pads crop); other steps
 and the edge/reflect/wrap pads are index maps along an axis, undone by scatter-adding the
 gradient to the source positions (`scatter_add_axis`).
 """
@@ -16,8 +16,6 @@ from onnxgraph.autodiff._registry import register_gradient
 from onnxgraph.backend.emit import constant, emit
 
 __all__ = ["scatter_add_axis"]
-
-_INT_MAX = np.iinfo(np.int64).max
 
 
 def _i64(values):
@@ -166,10 +164,19 @@ def slice_(node, grads):
     if static:
         ranges = [range(*slice(int(s), int(e), int(t)).indices(x.shape[a]))
                   for s, e, a, t in zip(starts.reshape(-1), ends.reshape(-1), axes, steps)]
-        if all(r.step == 1 for r in ranges):
+        if any(len(r) == 0 for r in ranges):
+            return [U.zeros_like(x), *_rest(node)]
+        if all(abs(r.step) == 1 for r in ranges):
+            # Unit steps: reverse the step -1 axes of g (one Slice), then zero-pad back (one Pad).
+            flipped = [a for r, a in zip(ranges, axes) if r.step == -1]
+            if flipped:
+                n = len(flipped)
+                g = emit("Slice", [g, _i64([-1] * n), _i64([-(2 ** 63)] * n), _i64(flipped), _i64([-1] * n)],
+                         shapes=[g.shape], dtypes_=[g.dtype])
             pads = [0] * (2 * x.ndim)
             for r, a in zip(ranges, axes):
-                pads[a], pads[x.ndim + a] = r.start, x.shape[a] - max(r.stop, r.start)
+                low = min(r[0], r[-1])
+                pads[a], pads[x.ndim + a] = low, x.shape[a] - low - len(r)
             return [_pad_zeros(g, pads, x), *_rest(node)]
     out = g
     for k in reversed(range(len(axes))):  # undo one axis at a time, last applied first

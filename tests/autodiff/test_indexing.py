@@ -30,7 +30,7 @@ def test_embedding_layer_model():
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2, -1])
-@pytest.mark.parametrize("index", [[2, 0, 2], [[1, 0], [2, 2]], 1, [-1, 0]], ids=str)
+@pytest.mark.parametrize("index", [[2, 0, 2], [[1, 0], [2, 2]], 1, -1, [1, 2], [-1, 0]], ids=str)
 def test_gather_any_axis(axis, index):
     x = rnd(3, 4, 3)
     check_fn(lambda x: emit("Gather", [x, i64(index)], {"axis": axis}), [x], symbolic_batch=False)

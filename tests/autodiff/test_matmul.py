@@ -83,3 +83,9 @@ def test_linalg_ops_inside_a_layer():
     model = og.Model(x, _LinalgOps(name="linalg")(x))
     report = check_model(model, [rnd(3, 4)])
     assert {"linalg/w", "linalg/v", "linalg/t", "x"} <= set(report)
+
+
+def test_dense_weight_gradient_with_unknown_inner_dims():
+    # a: (None, None, None) at graph time; b a (4, 5) weight.
+    fn = lambda x, w: emit("MatMul", [emit("Reshape", [x, emit("Shape", [x])]), w])  # noqa: E731
+    check_fn(fn, [rnd(2, 3, 4)], [rnd(4, 5, seed=1)])

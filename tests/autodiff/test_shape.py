@@ -85,6 +85,7 @@ def test_split_num_outputs():
 SLICES = [
     ((1,), (3,), (1,), (1,)), ((0, 1), (-1, 4), (0, 1), (1, 1)), ((-1,), (-10**9,), (1,), (-1,)),
     ((4,), (0,), (1,), (-2,)), ((0,), (5,), (1,), (2,)), ((5,), (-1,), (1,), (1,)), ((1, 3), (4, 0), (1, 2), (2, -1)),
+    ((3,), (0,), (1,), (-1,)), ((3, 2), (0, 0), (1, 2), (-1, -1)),
 ]
 
 
@@ -103,6 +104,12 @@ def test_slice_symbolic_dims(starts, ends, axes, steps):
     fn = lambda x: emit("Slice", [emit("Reshape", [x, emit("Shape", [x])]), i64(*starts), i64(*ends),  # noqa: E731
                                   i64(*axes), i64(*steps)])
     check_fn(fn, [x])
+
+
+def test_empty_slice_gives_zeros():
+    x = rnd(3, 4)
+    fn = lambda x: emit("Concat", [emit("Slice", [x, i64(2), i64(2), i64(1)]), x], {"axis": 1})  # noqa: E731
+    check_fn(fn, [x], symbolic_batch=False)
 
 
 def test_slice_without_axes_and_steps():
