@@ -39,9 +39,13 @@ def random_like_outputs(model, feeds, seed=0):
 
 
 def onnx_gradients(model, feeds, r_values, *, training=False, rewrite=True) -> list[np.ndarray]:
-    """dloss/dw for each of `model.trainable_weights`, in Keras layout."""
+    """dloss/dw for each of `model.trainable_weights`, in Keras layout.
+
+    `rewrite=False` differentiates the inference form instead (no training-graph emission, no
+    gradient-safe rewrite): e.g. SimpleRNN as an ONNX RNN node rather than a saturated GRU.
+    """
     updates: list = []
-    with recording(False), emit_options(training_graph=True, state_updates=updates):
+    with recording(False), emit_options(training_graph=rewrite, state_updates=updates):
         inputs = [placeholder(x.shape, x.dtype, n) for x, n in zip(model.inputs, model.input_names)]
         preds = [y for y in flatten(model._run_graph(inputs, training=training)) if y is not None]
     r_inputs = [SymbolicTensor(y.shape, y.dtype, kind="input", name=f"R{i}") for i, y in enumerate(preds)]

@@ -131,7 +131,7 @@ def check_graph(inputs, outputs, feeds, names, *, seed=0, max_elements=40, preci
     tol = {**TOLERANCES[dtype], **(tolerances or {})}
     runnable = _to_double(proto) if dtype == "float64" else proto
     cast = (lambda a: a.astype(np.float64) if a.dtype == np.float32 else a) if dtype == "float64" else (lambda a: a)
-    base = {k: np.array(cast(np.asarray(v))) for k, v in base.items()}  # writable: perturbed in place
+    base = {k: cast(np.asarray(v)) for k, v in base.items()}
     session = _session(runnable)
     loss_only = _session(_prune(runnable, ["loss"]))
     values = session.run(None, base)

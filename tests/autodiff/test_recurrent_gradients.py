@@ -30,15 +30,16 @@ def mode(request):
     _recurrent_loop.MODE["value"] = saved
 
 
-def _check_node(op, *, direction="forward", attrs=None, initial=True, bias=True, outputs=None, steps=None, seed=0):
+def _check_node(op, *, direction="forward", attrs=None, initial=True, bias=True, outputs=None, steps=None, seed=0,
+                length=T, batch=B):
     """Gradient check of one `op` node; `steps=None` leaves the time dimension symbolic."""
     rng = np.random.default_rng(seed)
     n_dir, gates = (2 if direction == "bidirectional" else 1), _GATES[op]
-    feeds = {"x": rng.standard_normal((T, B, F)).astype(np.float32)}
+    feeds = {"x": rng.standard_normal((length, batch, F)).astype(np.float32)}
     if initial:
-        feeds["h0"] = (0.5 * rng.standard_normal((n_dir, B, U))).astype(np.float32)
+        feeds["h0"] = (0.5 * rng.standard_normal((n_dir, batch, U))).astype(np.float32)
         if op == "LSTM":
-            feeds["c0"] = (0.5 * rng.standard_normal((n_dir, B, U))).astype(np.float32)
+            feeds["c0"] = (0.5 * rng.standard_normal((n_dir, batch, U))).astype(np.float32)
     shapes = {"x": (steps, None, F), "h0": (n_dir, None, U), "c0": (n_dir, None, U)}
     inputs = {k: SymbolicTensor(shapes[k], "float32", kind="input", name=k) for k in feeds}
     weights = [(0.5 * rng.standard_normal((n_dir, gates * U, F))), (0.5 * rng.standard_normal((n_dir, gates * U, U)))]
@@ -83,6 +84,11 @@ def test_lstm_non_default_activations():
     _check_node("LSTM", attrs={"activations": ["HardSigmoid", "Softsign", "Relu"]})
 
 
+def test_bidirectional_activations_per_direction():
+    _check_node("GRU", direction="bidirectional", attrs={"activations": ["Sigmoid", "Tanh", "HardSigmoid", "Relu"],
+                                                          "linear_before_reset": 1})
+
+
 def test_static_length_in_both_forms(mode):
     _check_node("LSTM", steps=T, direction="bidirectional")
 
@@ -109,3 +115,81 @@ def test_unsupported_attributes_raise(attrs, message):
 
     with pytest.raises(NoGradientError, match=message):
         _check_node("LSTM", attrs=attrs)
+
+
+# -- through the layers (inference graphs; the training-graph forms are in test_keras_gradients.py) ---------------
+
+import onnxgraph as og  # noqa: E402
+from tests.autodiff.gradcheck import check_model  # noqa: E402
+
+_LAYERS = {"SimpleRNN": og.layers.SimpleRNN, "LSTM": og.layers.LSTM, "GRU": og.layers.GRU}
+_OPTIONS = [dict(return_sequences=True), dict(go_backwards=True), dict(return_state=True),
+            dict(return_sequences=True, go_backwards=True, return_state=True)]
+
+
+def _seq(seed=0, steps=4):
+    return np.random.default_rng(seed).standard_normal((2, steps, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("options", _OPTIONS, ids=lambda o: "+".join(o))
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU", "GRU-reset-before"])
+def test_layer_options_with_dynamic_length(kind, options):
+    extra = {"reset_after": False} if kind == "GRU-reset-before" else {}
+    layer = _LAYERS[kind.split("-")[0]](3, **extra, **options)
+    x = og.Input(shape=(None, 3))
+    out = layer(x)
+    check_model(og.Model(x, out), [_seq()])
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+def test_layer_initial_state(kind):
+    x, h = og.Input(shape=(4, 3)), og.Input(shape=(3,))
+    states = [h, og.Input(shape=(3,))] if kind == "LSTM" else [h]
+    out = _LAYERS[kind](3, return_sequences=True)(x, initial_state=states)
+    feeds = [_seq()] + [np.random.default_rng(k).standard_normal((2, 3)).astype(np.float32)
+                        for k in range(1, len(states) + 1)]
+    check_model(og.Model([x, *states], out), feeds)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+def test_bidirectional_merge_modes(merge_mode):
+    x = og.Input(shape=(None, 3))
+    out = og.layers.Bidirectional(og.layers.LSTM(3, return_sequences=True), merge_mode=merge_mode)(x)
+    check_model(og.Model(x, out), [_seq()])
+
+
+def test_bidirectional_states_and_time_distributed():
+    x = og.Input(shape=(4, 3))
+    seq, *states = og.layers.Bidirectional(og.layers.GRU(3, return_sequences=True, return_state=True))(x)
+    out = og.layers.TimeDistributed(og.layers.Dense(2))(seq)
+    check_model(og.Model(x, [out, *states]), [_seq()])
+
+
+def test_stacked_lstm_on_embeddings_with_symbolic_length():
+    ids = og.Input(shape=(None,), dtype="int64")
+    h = og.layers.LSTM(4, return_sequences=True)(og.layers.Embedding(7, 3)(ids))
+    out = og.layers.LSTM(2)(h)
+    feeds = [np.array([[1, 1, 5, 0, 6], [2, 2, 2, 3, 1]], np.int64)]
+    check_model(og.Model(ids, out), feeds)
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_single_step_and_single_sample(mode, op):
+    _check_node(op, steps=1, length=1, batch=1, attrs={"linear_before_reset": 1} if op == "GRU" else {})
+
+
+@pytest.mark.parametrize("slot,message", [(4, "sequence_lens"), (7, "peepholes")])
+def test_unsupported_inputs_raise(slot, message):
+    from onnxgraph.autodiff import NoGradientError
+    from onnxgraph.autodiff._recurrent import lstm
+
+    x = SymbolicTensor((T, None, F), "float32", kind="input", name="x")
+    w, r = (Variable(np.zeros(s, np.float32), name=n, path=f"rnn/{n}").graph_value()
+            for n, s in (("w", (1, 4 * U, F)), ("r", (1, 4 * U, U))))
+    inputs = [x, w, r, None, None, None, None, None]
+    inputs[slot] = (SymbolicTensor((None,), "int32", kind="input", name="lens") if slot == 4 else
+                    Variable(np.zeros((1, 3 * U), np.float32), name="p", path="rnn/p").graph_value())
+    y, h, c = emit("LSTM", inputs, {"hidden_size": U}, outputs=3, shapes=[(T, 1, None, U), (1, None, U), (1, None, U)],
+                   dtypes_=["float32"] * 3)
+    with pytest.raises(NoGradientError, match=message):
+        lstm(y.producer, [None, h, None])
