@@ -30,44 +30,77 @@ def _is_array(x) -> bool:
 
 def call_eagerly(layer, args, kwargs):
     """Run `layer(*args, **kwargs)` where the tensors are numpy arrays; returns numpy arrays."""
-    if not args:
+    if not args and not any(_is_array(x) for x in flatten(kwargs)):
         raise ValueError(f"Layer '{layer.name}' was called without inputs.")
-    first = args[0]
+    first = args[0] if args else None  # keyword tensors (query=..., value=...) work too
     if isinstance(first, (list, tuple)) and first and not any(_is_array(x) for x in flatten(first)):
         args = (np.asarray(first, dtype=np.float32),) + tuple(args[1:])
+    masks = [_array_mask(x) for x in flatten((args, kwargs)) if _is_array(x)]
     arrays = [np.asarray(x) for x in flatten((args, kwargs)) if _is_array(x)]
     arrays = [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
     statics = tuple(repr(x) for x in flatten((args, kwargs)) if not _is_array(x))
-    signature = (tuple((a.shape, a.dtype.str) for a in arrays), statics)
+    signature = (tuple((a.shape, a.dtype.str) for a in arrays), statics,
+                 tuple(None if m is None else m.shape for m in masks))
     cache = layer.__dict__.get("_eager_cache")
     if cache is None:
         cache = collections.OrderedDict()
         object.__setattr__(layer, "_eager_cache", cache)
     runner = cache.get(signature)
     if runner is None:
-        runner = _compile(layer, args, kwargs, arrays)
+        runner = _compile(layer, args, kwargs, arrays, masks)
         cache[signature] = runner
         if len(cache) > EAGER_CACHE_SIZE:
             cache.popitem(last=False)
     else:
         cache.move_to_end(signature)
-    structure, run = runner
+    structure, run, mask_of = runner
     feeds = {f"x{i}": a for i, a in enumerate(arrays)}
-    return pack_like(structure, run(feeds))
+    feeds.update({f"m{i}": m for i, m in enumerate(masks) if m is not None})
+    results = run(feeds)
+    values = results[:len(results) - len(mask_of)]
+    for k, i in enumerate(mask_of):  # Keras eager tensors carry their mask too
+        values[i] = with_mask(values[i], results[len(values) + k])
+    return pack_like(structure, values)
 
 
-def _compile(layer, args, kwargs, arrays):
+class MaskedArray(np.ndarray):
+    """A numpy result of an eager layer call with the Keras mask its graph computed (`_keras_mask`)."""
+
+    _keras_mask = None
+
+
+def with_mask(value, mask):
+    value = np.asarray(value).view(MaskedArray)
+    value._keras_mask = np.asarray(mask)
+    return value
+
+
+def _array_mask(x):
+    mask = getattr(x, "_keras_mask", None)
+    return None if mask is None else np.asarray(mask, dtype=bool)
+
+
+def _compile(layer, args, kwargs, arrays, masks):
     from onnxgraph.runtime import GraphRunner
 
-    holders = iter([placeholder(a.shape, dtypes.standardize(a.dtype), f"x{i}") for i, a in enumerate(arrays)])
+    holders = [placeholder(a.shape, dtypes.standardize(a.dtype), f"x{i}") for i, a in enumerate(arrays)]
+    mask_inputs = []
+    for i, (holder, mask) in enumerate(zip(holders, masks)):
+        if mask is not None:
+            holder._keras_mask = placeholder(mask.shape, "bool", f"m{i}")
+            mask_inputs.append(holder._keras_mask)
+    holders = iter(holders)
     sym_args, sym_kwargs = map_structure(lambda x: next(holders) if _is_array(x) else x, (list(args), kwargs))
     inputs = [x for x in flatten((sym_args, sym_kwargs)) if getattr(x, "kind", None) == "input"]
     with recording(False):
         outputs = layer(*sym_args, **sym_kwargs)
     flat_outputs = flatten(outputs)
-    runner = GraphRunner(inputs, flat_outputs, [x.name for x in inputs],
-                         [f"y{i}" for i in range(len(flat_outputs))], layer.weights, name=layer.name)
-    return outputs, runner.run_feeds
+    mask_of = [i for i, x in enumerate(flat_outputs) if getattr(x, "_keras_mask", None) is not None]
+    graph_outputs = flat_outputs + [flat_outputs[i]._keras_mask for i in mask_of]
+    names = [f"y{i}" for i in range(len(graph_outputs))]
+    runner = GraphRunner(inputs + mask_inputs, graph_outputs, [x.name for x in inputs + mask_inputs], names,
+                         layer.weights, name=layer.name)
+    return outputs, runner.run_feeds, mask_of
 
 
 def arrays_to_constants(args, kwargs):

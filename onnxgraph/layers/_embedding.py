@@ -56,6 +56,7 @@ class Embedding(Layer):
             embeddings_initializer = _ALIASES.get(embeddings_initializer, embeddings_initializer)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero  # Keras: only a masking embedding supports masks
         self._initial_weights = weights
 
     def build(self, input_shape=None):

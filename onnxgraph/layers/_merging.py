@@ -38,10 +38,23 @@ class _Merge(Layer):
 
     def compute_mask(self, inputs, mask=None):
         """Keras: the OR of the inputs' masks when every input has one, else no mask."""
-        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
-        if not masks or any(m is None for m in masks):
+        if mask is None:
             return None
-        return _chain(ops.logical_or, [ops.cast(m, "bool") for m in masks])
+        _check_masks(inputs, mask)
+        if any(m is None for m in mask):
+            return None
+        return _chain(ops.logical_or, [ops.cast(m, "bool") for m in mask])
+
+
+def _check_masks(inputs, mask) -> None:
+    """Keras's argument checks of a merge layer's compute_mask (one mask per input, as lists)."""
+    if not isinstance(mask, (tuple, list)):
+        raise ValueError(f"`mask` should be a list. Received: mask={mask!r}")
+    if not isinstance(inputs, (tuple, list)):
+        raise ValueError(f"`inputs` should be a list. Received: inputs={inputs!r}")
+    if len(mask) != len(inputs):
+        raise ValueError(f"The lists `inputs` and `mask` should have the same length. Received: inputs of length "
+                         f"{len(inputs)}, and mask of length {len(mask)}.")
 
 
 def _feature_mask(x):
@@ -137,7 +150,10 @@ class Concatenate(Layer):
 
     def compute_mask(self, inputs, mask=None):
         """Keras: concatenate the masks (all-true for unmasked inputs), then any() over the last axis."""
-        if not isinstance(mask, (list, tuple)) or all(m is None for m in mask):
+        if mask is None:
+            return None
+        _check_masks(inputs, mask)
+        if all(m is None for m in mask):
             return None
         masks = []
         for x, m in zip(inputs, mask):
