@@ -81,7 +81,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     ok = True
     for case in ("mlp", "toy_resnet"):
-        _, cuda, cuda_losses, cuda_rate = _train(case, "cuda", args.steps)
+        try:
+            _, cuda, cuda_losses, cuda_rate = _train(case, "cuda", args.steps)
+        except (RuntimeError, ValueError) as error:  # no usable CUDA provider here
+            print(f"{case}: cannot train on CUDA here: {error}")
+            return 1
         _, _, cpu_losses, cpu_rate = _train(case, "cpu", args.steps)
         providers = cuda.session.get_providers()
         on_gpu = all(buffers[0].device_name().lower() == "cuda" for buffers in cuda._buffers.values())
