@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -53,6 +54,7 @@ def _cpu_nodes(engine) -> list[str]:
     ort = import_onnxruntime()
     options = ort.SessionOptions()
     options.enable_profiling = True
+    options.profile_file_prefix = os.path.join(tempfile.gettempdir(), "onnxgraph_cuda_check")
     options.log_severity_level = 3
     session = ort.InferenceSession(engine.graphs.train_proto.SerializeToString(), options,
                                    providers=engine.session.get_providers())
@@ -65,8 +67,10 @@ def _cpu_nodes(engine) -> list[str]:
     feeds[engine.graphs.lr_name] = np.asarray(1e-3)
     feeds[engine.graphs.iteration_name] = np.asarray(1, np.int64)
     session.run(None, feeds)
-    with open(session.end_profiling()) as f:
+    path = session.end_profiling()
+    with open(path) as f:
         events = json.load(f)
+    os.remove(path)
     return sorted({e["name"].replace("_kernel_time", "") for e in events if e.get("cat") == "Node" and
                    e.get("args", {}).get("provider") == "CPUExecutionProvider"})
 
@@ -77,7 +81,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     ok = True
     for case in ("mlp", "toy_resnet"):
-        _, cuda, cuda_losses, cuda_rate = _train(case, "cuda", args.steps)
+        try:
+            _, cuda, cuda_losses, cuda_rate = _train(case, "cuda", args.steps)
+        except (RuntimeError, ValueError) as error:  # no usable CUDA provider here
+            print(f"{case}: cannot train on CUDA here: {error}")
+            return 1
         _, _, cpu_losses, cpu_rate = _train(case, "cpu", args.steps)
         providers = cuda.session.get_providers()
         on_gpu = all(buffers[0].device_name().lower() == "cuda" for buffers in cuda._buffers.values())

@@ -98,8 +98,8 @@ def gather(node, grads):
 def gather_elements(node, grads):
     x, index = node.inputs
     axis = U.norm_axis(int(U.attr(node, "axis", 0)), x.ndim)
-    idx = _normalized(index, x, axis)
-    out = emit("ScatterElements", [U.zeros_like(x), idx, grads[0]], {"axis": axis, "reduction": "add"},
+    # ScatterElements takes indices in [-s, s-1] as GatherElements does: no normalization needed.
+    out = emit("ScatterElements", [U.zeros_like(x), index, grads[0]], {"axis": axis, "reduction": "add"},
                shapes=[x.shape], dtypes_=[x.dtype])
     return [out, None]
 

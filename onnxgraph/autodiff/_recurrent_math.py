@@ -118,7 +118,12 @@ def activation_specs(node, defaults: list[str], n_directions: int, where: str) -
             specs.append((name, alphas.pop(0) if alphas else default[0], betas.pop(0) if betas else default[1]))
         else:
             specs.append((name, None, None))
-    per = len(specs) // n_directions
+    if len(specs) == len(defaults) and n_directions == 2:  # one list given for both directions
+        specs = specs * 2
+    if len(specs) != len(defaults) * n_directions:
+        raise NoGradientError(f"{where}: expected {len(defaults) * n_directions} activations "
+                              f"({len(defaults)} per direction), got {names}.")
+    per = len(defaults)
     return [specs[d * per:(d + 1) * per] for d in range(n_directions)]
 
 

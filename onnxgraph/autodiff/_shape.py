@@ -166,18 +166,23 @@ def slice_(node, grads):
                   for s, e, a, t in zip(starts.reshape(-1), ends.reshape(-1), axes, steps)]
         if any(len(r) == 0 for r in ranges):
             return [U.zeros_like(x), *_rest(node)]
-        if all(abs(r.step) == 1 for r in ranges):
-            # Unit steps: reverse the step -1 axes of g (one Slice), then zero-pad back (one Pad).
-            flipped = [a for r, a in zip(ranges, axes) if r.step == -1]
-            if flipped:
-                n = len(flipped)
-                g = emit("Slice", [g, _i64([-1] * n), _i64([-(2 ** 63)] * n), _i64(flipped), _i64([-1] * n)],
-                         shapes=[g.shape], dtypes_=[g.dtype])
-            pads = [0] * (2 * x.ndim)
-            for r, a in zip(ranges, axes):
-                low = min(r[0], r[-1])
-                pads[a], pads[x.ndim + a] = low, x.shape[a] - low - len(r)
-            return [_pad_zeros(g, pads, x), *_rest(node)]
+        # Dense ops only: reverse the negative-step axes of g (one Slice), spread each strided axis
+        # (Unsqueeze, Pad with step-1 zeros, Reshape), then zero-pad back to x (one Pad).
+        flipped = [a for r, a in zip(ranges, axes) if r.step < 0]
+        if flipped:
+            n = len(flipped)
+            g = emit("Slice", [g, _i64([-1] * n), _i64([-(2 ** 63)] * n), _i64(flipped), _i64([-1] * n)],
+                     shapes=[g.shape], dtypes_=[g.dtype])
+        pads = [0] * (2 * x.ndim)
+        for r, a in zip(ranges, axes):
+            stride = abs(r.step)
+            if stride > 1:
+                g = _spread(g, a, stride)
+            low = min(r[0], r[-1])
+            pads[a], pads[x.ndim + a] = low, x.shape[a] - low - len(r) * stride
+        out = _pad_zeros(g, pads, x)
+        return [out if out.shape == x.shape else emit("Identity", [out], shapes=[x.shape], dtypes_=[x.dtype]),
+                *_rest(node)]
     out = g
     for k in reversed(range(len(axes))):  # undo one axis at a time, last applied first
         axis = axes[k]
@@ -189,6 +194,26 @@ def slice_(node, grads):
     if out.shape != x.shape:
         out = emit("Identity", [out], shapes=[x.shape], dtypes_=[x.dtype])
     return [out, *_rest(node)]
+
+
+def _spread(g, axis: int, stride: int):
+    """Insert stride-1 zeros after each element of `g` along `axis` (length n -> n * stride)."""
+    rank = g.ndim
+    wide = g.shape[:axis + 1] + (1,) + g.shape[axis + 1:]
+    g = emit("Unsqueeze", [g, _i64([axis + 1])], shapes=[wide], dtypes_=[g.dtype])
+    pads = [0] * (2 * (rank + 1))
+    pads[rank + 1 + axis + 1] = stride - 1
+    wide = wide[:axis + 1] + (stride,) + wide[axis + 2:]
+    g = emit("Pad", [g, _i64(pads)], {"mode": "constant"}, shapes=[wide], dtypes_=[g.dtype])
+    n = wide[axis]
+    out_shape = wide[:axis] + (None if n is None else n * stride,) + wide[axis + 2:]
+    later = wide[axis + 2:]
+    if None in later:
+        target = emit("Concat", [_i64([0] * axis + [-1]), U.shape_of(g, axis + 2)], {"axis": 0},
+                      shapes=[(rank,)], dtypes_=["int64"])
+    else:
+        target = _i64([0] * axis + [-1] + list(later))
+    return emit("Reshape", [g, target], shapes=[out_shape], dtypes_=[g.dtype])
 
 
 def _pad_zeros(g, pads, like_):

@@ -183,6 +183,8 @@ class BatchNormalization(Layer):
         # A 0/1 float mask (not Where) keeps the gradient right under broadcasting. Summed
         # over the reduction axes it counts the unmasked positions, as Keras's broadcast mask does.
         weights = ops.cast(ops.expand_dims(mask, -1), "float32")
+        # Keras broadcasts the mask to the inputs first: a size-1 mask axis counts every position on it.
+        weights = ops.multiply(weights, ops.ones_like(x))
         count = ops.add(ops.sum(weights, axis=axes, keepdims=True), _scalar(1e-7))
         mean = ops.divide(ops.sum(ops.multiply(x, weights), axis=axes, keepdims=True), count)
         centered = ops.subtract(x, mean)

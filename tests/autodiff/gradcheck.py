@@ -75,10 +75,12 @@ def check_fn(fn, inputs, weights=(), *, symbolic_batch=True, scope="op", **optio
 
 
 def check_graph(inputs, outputs, feeds, names, *, seed=0, max_elements=40, precision="auto", tolerances=None,
-                wrt_inputs=True, expect_none=(), skip_kinks=True):
+                wrt_inputs=True, expect_none=(), skip_kinks=True, rewrite=False):
     """Assert autodiff gradients equal central differences; returns {name: (analytic, numeric)}.
 
     `expect_none`: names (input names or weight paths) whose gradient must be None (no gradient).
+    `rewrite`: apply the training graphs' gradient-safe rewrite (`trainer._rules`) first, so the
+    rules are checked on the ops training graphs really contain.
     `skip_kinks`: skip coordinates whose forward and backward difference quotients disagree (a
     ReLU/max kink within eps; `report.skipped` counts them per tensor).
     """
@@ -95,6 +97,10 @@ def check_graph(inputs, outputs, feeds, names, *, seed=0, max_elements=40, preci
             loss = term if loss is None else emit("Add", [loss, term], shapes=[()], dtypes_=["float32"])
     graph = collect(list(inputs) + r_inputs, [loss], list(names) + [r.name for r in r_inputs], ["loss"])
     inline_local_functions(graph)
+    if rewrite:
+        from onnxgraph.trainer._rules import rewrite_for_training
+
+        rewrite_for_training(graph)
     loss = graph.outputs[0]
 
     variables = {}
@@ -125,7 +131,7 @@ def check_graph(inputs, outputs, feeds, names, *, seed=0, max_elements=40, preci
     tol = {**TOLERANCES[dtype], **(tolerances or {})}
     runnable = _to_double(proto) if dtype == "float64" else proto
     cast = (lambda a: a.astype(np.float64) if a.dtype == np.float32 else a) if dtype == "float64" else (lambda a: a)
-    base = {k: np.array(cast(np.asarray(v))) for k, v in base.items()}  # writable: perturbed in place
+    base = {k: cast(np.asarray(v)) for k, v in base.items()}
     session = _session(runnable)
     loss_only = _session(_prune(runnable, ["loss"]))
     values = session.run(None, base)

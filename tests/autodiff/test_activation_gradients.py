@@ -46,3 +46,19 @@ def test_prelu_input_and_slope(slope_shape):
 def test_softmax_any_axis(name, axis):
     x = rnd(3, 4, 5, scale=1.0)
     check_fn(lambda x: emit(name, [x], {"axis": axis}), [x], symbolic_batch=axis != 0)
+
+
+KERAS_ACTIVATIONS = ["relu", "elu", "selu", "softplus", "softsign", "gelu", "swish", "hard_sigmoid", "hard_silu",
+                     "leaky_relu", "relu6", "mish", "log_softmax", "softmax", "sigmoid", "tanh", "exponential"]
+
+
+@pytest.mark.parametrize("rewrite", [False, True], ids=["as_exported", "training_rewrite"])
+@pytest.mark.parametrize("activation", KERAS_ACTIVATIONS)
+def test_dense_with_keras_activation(activation, rewrite):
+    # The ops each activation layer emits, and the formulas the training rewrite turns them into.
+    import onnxgraph as og
+    from tests.autodiff.gradcheck import check_model
+
+    x = og.Input((5,), name="x")
+    y = og.layers.Dense(3, name="head")(og.layers.Dense(4, activation=activation, name="hidden")(x))
+    check_model(og.Model(x, y), [rnd(6, 5, scale=1.5)], rewrite=rewrite)

@@ -50,6 +50,11 @@ def test_gather_elements_repeated(axis):
     check_fn(lambda x: emit("GatherElements", [x, i64(idx)], {"axis": axis}), [rnd(3, 3)], symbolic_batch=False)
 
 
+def test_gather_elements_runtime_negative_indices():
+    idx = np.asarray([[-1, 0, -3], [2, -2, 0]], np.int64)
+    check_fn(lambda i, x: emit("GatherElements", [x, i], {"axis": 1}), [idx], [rnd(2, 3)])
+
+
 def test_gather_nd():
     idx = np.asarray([[0, 1], [2, 2], [0, 1]], np.int64)
     check_fn(lambda x: emit("GatherND", [x, i64(idx)]), [rnd(3, 3, 2)], symbolic_batch=False)
@@ -81,3 +86,10 @@ def test_argmax_fed_gather_has_input_gradient_through_values_only():
     fn = lambda x: emit("GatherElements", [x, emit("ArgMax", [x], {"axis": 1, "keepdims": 1})],  # noqa: E731
                         {"axis": 1})
     check_fn(fn, [x])
+
+
+def test_gather_runtime_scalar_index():
+    # A 0-d runtime index (x[:, i] with a tensor i): the normalized index stays 0-d.
+    i = np.asarray(-1, np.int64)
+    check_fn(lambda i, x: emit("Gather", [x, i], {"axis": 1}), [i], [rnd(3, 4)], symbolic_batch=False)
+    check_fn(lambda i, x: emit("Gather", [x, i], {"axis": 0}), [i], [rnd(3, 4)], symbolic_batch=False)

@@ -84,6 +84,11 @@ def test_lstm_non_default_activations():
     _check_node("LSTM", attrs={"activations": ["HardSigmoid", "Softsign", "Relu"]})
 
 
+def test_bidirectional_activations_per_direction():
+    _check_node("GRU", direction="bidirectional", attrs={"activations": ["Sigmoid", "Tanh", "HardSigmoid", "Relu"],
+                                                          "linear_before_reset": 1})
+
+
 def test_static_length_in_both_forms(mode):
     _check_node("LSTM", steps=T, direction="bidirectional")
 

@@ -140,3 +140,29 @@ def test_pad_axes_input_negative_pads_and_value_gradient():
 @pytest.mark.parametrize("upper,k", [(1, 0), (0, 0), (1, 1), (0, -1)])
 def test_trilu(upper, k):
     check_fn(lambda x: emit("Trilu", [x, constant(np.asarray(k, np.int64))], {"upper": upper}), [rnd(2, 4, 4)])
+
+
+@pytest.mark.parametrize("starts,ends,axes,steps", [((0,), (6,), (1,), (2,)), ((5,), (-10**9,), (1,), (-2,)),
+                                                   ((1, 0), (6, 4), (1, 2), (3, -3))], ids=str)
+def test_strided_slice_with_unknown_other_dims(starts, ends, axes, steps):
+    # The sliced axis is known (6), the batch and the last dim are not.
+    x = rnd(2, 6, 4)
+    def fn(x):
+        y = emit("Reshape", [x, emit("Shape", [x])], shapes=[(None, 6, None)], dtypes_=["float32"])
+        return emit("Slice", [y, i64(*starts), i64(*ends), i64(*axes), i64(*steps)])
+    check_fn(fn, [x])
+
+
+def test_static_slices_are_undone_by_dense_ops():
+    from onnxgraph.autodiff import gradients
+    from onnxgraph.autodiff._core import _new_nodes
+    from onnxgraph.backend.graph import collect
+    from onnxgraph.backend.ir import SymbolicTensor
+
+    x = SymbolicTensor((None, 9, 4), "float32", kind="input", name="x")
+    y = emit("Slice", [x, i64(7, 0), i64(-10**9, 4), i64(1, 2), i64(-3, 2)])
+    loss = emit("ReduceSum", [y], {"keepdims": 0})
+    graph = collect([x], [loss], ["x"], ["loss"])
+    (gx,) = gradients(graph, loss, [x])
+    ops = {n.op_type for n in _new_nodes([gx], {x.id, y.id})}
+    assert "ScatterElements" not in ops and {"Pad", "Reshape"} <= ops

@@ -260,3 +260,20 @@ def test_eager_calls_carry_masks_like_keras():
     np.testing.assert_allclose(np.asarray(y), keras.ops.convert_to_numpy(k_y), rtol=1e-5, atol=1e-6)
     unmasked = lstm(np.asarray(x))  # a plain array has no mask
     assert not np.allclose(np.asarray(unmasked), np.asarray(y))
+
+
+def test_batchnorm_broadcasts_a_size_one_mask_axis_like_keras():
+    from onnxgraph.backend.scope import emit_options
+    from onnxgraph.layers._input_layer import placeholder
+    from onnxgraph.layers._node import recording
+    from onnxgraph.runtime import GraphRunner
+
+    x = RNG.standard_normal((2, 3, 4, 5)).astype("float32")
+    mask = np.array([[[1], [0], [1]], [[1], [1], [0]]], dtype=bool)  # (2, 3, 1): broadcast over axis 2
+    layer = layers.BatchNormalization()
+    xs, ms = placeholder(x.shape, "float32", "x"), placeholder(mask.shape, "bool", "m")
+    with recording(False), emit_options(training_graph=True, state_updates=[]):
+        y = layer(xs, training=True, mask=ms)
+    got = GraphRunner([xs, ms], [y], ["x", "m"], ["y"], layer.weights, name="bn").run_feeds({"x": x, "m": mask})[0]
+    want = keras.layers.BatchNormalization()(x, training=True, mask=mask)
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(want), rtol=1e-4, atol=1e-5)
