@@ -31,7 +31,7 @@ _CHILD_ORDER = {
 }
 
 
-def load_weights(model, filepath, skip_mismatch: bool = False, source: str | None = None) -> None:
+def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     """Assign the weights stored in a Keras weights file to `model`, layer by layer.
 
     Args:
@@ -44,13 +44,10 @@ def load_weights(model, filepath, skip_mismatch: bool = False, source: str | Non
         keras_model.save_weights("m.weights.h5")
         og_model.load_weights("m.weights.h5")
     """
-    if hasattr(filepath, "read"):  # an HDF5 file in memory (the weights member of a .keras archive)
-        source, opened = source or "weights", filepath
-    else:
-        source = opened = os.fspath(filepath)
-        if not os.path.isfile(source):
-            raise FileNotFoundError(f"load_weights: no file at {source!r}.")
-    with _open_h5(opened) as f:
+    source = os.fspath(filepath)
+    if not os.path.isfile(source):
+        raise FileNotFoundError(f"load_weights: no file at {source!r}.")
+    with _open_h5(source) as f:
         if "layers" in f or "vars" in f:
             pairs, problems = _Keras3(source).model(model, f, "")
         elif "layer_names" in f.attrs or "model_weights" in f:
@@ -75,9 +72,7 @@ def _open_h5(path):
     except ImportError:
         raise ImportError("Reading Keras weight files needs h5py: pip install h5py "
                           "(or onnxgraph[keras-weights]).") from None
-    if hasattr(path, "read"):
-        handle = h5py.File(path, "r")
-    elif zipfile.is_zipfile(path):
+    if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
             if "model.weights.h5" not in names:
