@@ -1,4 +1,4 @@
-"""Saving and loading models (`.onnx`, and Keras 3 `.keras` archives), and names for custom classes."""
+"""Saving and loading `.onnx` models, and names for custom classes."""
 
 from onnxgraph.saving._load import load_model
 from onnxgraph.saving._registry import (custom_object_scope, get_custom_objects, get_registered_name,
