@@ -12,7 +12,6 @@ before they are read (a zip bomb is refused), and weights are HDF5 datasets read
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import os
 import tempfile
@@ -130,7 +129,6 @@ def load_keras(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
             config = json.loads(archive.read("config.json"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{source}: config.json is not valid JSON ({exc}).") from None
-        weights = archive.read(_WEIGHTS)
     with custom_object_scope(custom_objects or {}):
         try:
             model = deserialize_layer(from_keras(config, custom_objects), custom_objects)
@@ -140,10 +138,10 @@ def load_keras(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
     if not getattr(model, "built", True):
         raise ValueError(f"{source}: the model in the archive has no inputs to build it from (a subclassed Keras "
                          "model): rebuild it in onnxgraph and use model.load_weights().")
-    load_weights(model, io.BytesIO(weights), source=source)
+    load_weights(model, source)  # the archive's model.weights.h5, through the weight reader's checks
     compile_config = config.get("compile_config")
     if compile and compile_config:
-        _restore_compiled(model, compile_config, weights, custom_objects, source)
+        _restore_compiled(model, compile_config, source, custom_objects)
     return model
 
 
@@ -160,14 +158,13 @@ def _build_sequential(model, config: dict) -> None:
     model._maybe_rebuild()
 
 
-def _restore_compiled(model, compile_config, weights: bytes, custom_objects, source) -> None:
-    import h5py
-
+def _restore_compiled(model, compile_config, source: str, custom_objects) -> None:
     from onnxgraph.saving._compile_config import compile_from_config, set_optimizer_variables
+    from onnxgraph.saving._keras_weights import _open_h5
 
     if not compile_from_config(model, compile_config, custom_objects, source):
         return
-    with h5py.File(io.BytesIO(weights), "r") as f:
+    with _open_h5(source) as f:  # the same checked reader as the layer weights
         group = f.get("optimizer/vars")
         if group is None or not len(group.keys()):
             return

@@ -34,7 +34,7 @@ _CHILD_ORDER = {
 }
 
 
-def load_weights(model, filepath, skip_mismatch: bool = False, source: str | None = None) -> None:
+def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     """Assign the weights stored in a Keras weights file to `model`, layer by layer.
 
     Args:
@@ -47,13 +47,10 @@ def load_weights(model, filepath, skip_mismatch: bool = False, source: str | Non
         keras_model.save_weights("m.weights.h5")
         og_model.load_weights("m.weights.h5")
     """
-    if hasattr(filepath, "read"):  # an HDF5 file in memory (the weights member of a .keras archive)
-        source, opened = source or "weights", filepath
-    else:
-        source = opened = os.fspath(filepath)
-        if not os.path.isfile(source):
-            raise FileNotFoundError(f"load_weights: no file at {source!r}.")
-    with _open_h5(opened, model) as f:
+    source = os.fspath(filepath)
+    if not os.path.isfile(source):
+        raise FileNotFoundError(f"load_weights: no file at {source!r}.")
+    with _open_h5(source, model) as f:
         try:
             if "layers" in f or "vars" in f:
                 pairs, problems = _Keras3(source).model(model, f, "")
@@ -85,9 +82,9 @@ def _open_h5(path, model=None):
     except ImportError:
         raise ImportError("Reading Keras weight files needs h5py: pip install h5py "
                           "(or onnxgraph[keras-weights]).") from None
-    if not hasattr(path, "read") and os.path.getsize(path) == 0:
+    if os.path.getsize(path) == 0:
         raise ValueError(f"{path} is empty (0 bytes); expected a Keras weights file (.weights.h5, .keras or .h5).")
-    if not hasattr(path, "read") and zipfile.is_zipfile(path):
+    if zipfile.is_zipfile(path):
         try:
             archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:
@@ -105,7 +102,7 @@ def _open_h5(path, model=None):
             except (zipfile.BadZipFile, EOFError, OSError) as exc:
                 raise ValueError(f"{path}: model.weights.h5 in the archive is damaged ({exc}).") from None
         opener = lambda: h5py.File(data, "r")  # noqa: E731
-    else:  # a path, or an HDF5 file in memory (the weights member of a .keras archive)
+    else:
         opener = lambda: h5py.File(path, "r")  # noqa: E731
     try:
         handle = opener()

@@ -51,10 +51,16 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
         from onnxgraph.saving._keras_archive import load_keras
 
         return load_keras(filepath, custom_objects, compile=compile)
-    return model_from_proto(read_model_file(filepath), custom_objects, source=str(filepath), compile=compile)
+    proto = read_model_file(filepath)
+    model = model_from_proto(proto, custom_objects, source=str(filepath))
+    if compile:
+        from onnxgraph.saving._compile_config import restore_training_state
+
+        restore_training_state(model, proto, custom_objects, str(filepath))
+    return model
 
 
-def model_from_proto(proto, custom_objects=None, source="model", compile=True):  # noqa: A002 - Keras name
+def model_from_proto(proto, custom_objects=None, source="model"):
     """Rebuild a model from a checked ModelProto written by onnxgraph (see `_safe_io`)."""
     from onnxgraph.models._config import deserialize_layer
     from onnxgraph.models._export import CONFIG_KEY, WEIGHTS_KEY
@@ -96,10 +102,6 @@ def model_from_proto(proto, custom_objects=None, source="model", compile=True): 
             raise ValueError(f"{source}: the onnxgraph config nests layers or models too deeply to rebuild "
                              "(Python's recursion limit); onnxgraph does not write such files.") from None
     _restore_weights(model, proto, entries, source)
-    if compile:
-        from onnxgraph.saving._compile_config import restore_training_state
-
-        restore_training_state(model, proto, custom_objects, source)
     return model
 
 
