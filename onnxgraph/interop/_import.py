@@ -14,6 +14,7 @@ graph inputs (no bytes), so protos above 2 GB (external data) never get serializ
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -150,6 +151,22 @@ def _fold(node, values: dict) -> list:
     return list(ReferenceEvaluator(node).run(None, feeds))
 
 
+def _fold_bytes(node, values: dict, so_far: int, source_name: str) -> int:
+    """Refuse, before allocating, constants folded at import past `max_constant_bytes` in total:
+    a 200-byte ConstantOfShape([30000, 30000]) must not take 3.6 GB."""
+    from onnxgraph.saving._limits import FileLimitError, get_file_limits, limit_hint
+
+    from onnxgraph.saving._structure import declared_bytes
+
+    nbytes = declared_bytes(node, values)
+    limit = get_file_limits().max_constant_bytes
+    if so_far + nbytes > limit:
+        raise FileLimitError(f"{source_name}: node '{node.name}' ({node.op_type}) would make a constant of {nbytes:,} "
+                             f"bytes at import, past the {limit:,} bytes that folded constants may take in total; "
+                             "nothing was allocated. " + limit_hint("max_constant_bytes", limit))
+    return nbytes
+
+
 def _unique(hint: str, used: set) -> str:
     name, k = hint, 0
     while name in used:
@@ -189,7 +206,7 @@ def from_onnx(source, name: str | None = None) -> ImportedModel:
     from onnxgraph.layers import Input
 
     used: set[str] = set()
-    tensors, consts = {}, {}
+    tensors, consts, folded_bytes = {}, {}, 0
     inputs = []
     for value in graph.input:
         if value.name in weights:
@@ -206,7 +223,9 @@ def from_onnx(source, name: str | None = None) -> ImportedModel:
     for index, node in enumerate(graph.node):
         _check_subgraphs(node, source_name)
         if all(not n or n in weights or n in consts for n in node.input):
-            folded = _fold(node, {**weights, **consts})
+            known = {**weights, **consts}
+            folded_bytes += _fold_bytes(node, known, folded_bytes, source_name)  # before allocating
+            folded = _fold(node, known)
             consts.update(zip(node.output, folded))
             continue
         slots, weight_specs, args = [], [], []

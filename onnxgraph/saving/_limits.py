@@ -40,6 +40,9 @@ class FileLimits:
         max_json_depth: nesting of the onnxgraph config JSON (nested models, lists).
         weight_ratio, weight_slack_bytes: the weights a config may make `load_model`
             allocate: `weight_ratio` x the tensor bytes the file holds, plus the slack.
+        max_constant_bytes: constants `Model.from_onnx` may compute at import in total
+            (ConstantOfShape, Expand, Tile, ... of constant inputs); ONNX's "light" zoo models
+            make their weights this way, so it is absolute, not relative to the file.
         archive_ratio, archive_slack_bytes: the uncompressed `model.weights.h5` a `.keras`
             archive may expand to: `archive_ratio` x the weights of the model it loads
             into (optimizer state included), plus the slack.
@@ -51,6 +54,7 @@ class FileLimits:
     max_json_depth: int = 128
     weight_ratio: float = 2.0
     weight_slack_bytes: int = 32 * 2**20
+    max_constant_bytes: int = 2**31
     archive_ratio: float = 4.0
     archive_slack_bytes: int = 64 * 2**20
 

@@ -45,6 +45,58 @@ def tensor_nbytes(tensor) -> int | None:
     return None if itemsize is None else math.prod(tensor.dims) * itemsize
 
 
+def declared_bytes(node, values: dict) -> int:
+    """Bytes a folded node will make, for the ops that size their output from a constant input."""
+    args = [values.get(n) if n else None for n in node.input]
+    try:
+        if node.op_type == "ConstantOfShape":
+            value = next((a.t for a in node.attribute if a.name == "value"), None)
+            itemsize = onnx.numpy_helper.to_array(value).itemsize if value is not None else 4
+            return math.prod(int(d) for d in np.ravel(args[0])) * itemsize
+        if node.op_type == "Expand":
+            shape = np.broadcast_shapes(args[0].shape, tuple(int(d) for d in np.ravel(args[1])))
+            return math.prod(shape) * args[0].itemsize
+        if node.op_type == "Tile":
+            return args[0].nbytes * math.prod(int(r) for r in np.ravel(args[1]))
+        if node.op_type == "Range":
+            start, limit, delta = (float(np.ravel(a)[0]) for a in args[:3])
+            return (max(0, math.ceil((limit - start) / delta)) if delta else 0) * args[0].itemsize
+        if node.op_type == "OneHot":
+            return args[0].size * int(np.ravel(args[1])[0]) * args[2].itemsize
+    except (TypeError, ValueError, IndexError, AttributeError, OverflowError):
+        return 0
+    return sum(a.nbytes for a in args if a is not None)
+
+
+_SIZING_OPS = {"ConstantOfShape": 0, "Expand": 1, "Tile": 1, "Range": None, "OneHot": 1}
+
+
+def _check_constants(graph, source: str, limits) -> None:
+    """The constants onnxruntime folds at session creation from small constant inputs (a 200-byte
+    ConstantOfShape([30000, 30000]) is 3.6 GB), summed and refused past `max_constant_bytes`."""
+    small = {t.name: t for t in graph.initializer if math.prod(t.dims) <= 64}
+    values, total = {}, 0
+    for node in graph.node:
+        if node.op_type == "Constant":
+            tensor = next((a.t for a in node.attribute if a.name == "value" and a.HasField("t")), None)
+            if tensor is not None and math.prod(tensor.dims) <= 64:
+                values[node.output[0]] = onnx.numpy_helper.to_array(tensor)
+            continue
+        if node.op_type not in _SIZING_OPS:
+            continue
+        for name in node.input:
+            if name and name not in values and name in small:
+                values[name] = onnx.numpy_helper.to_array(small[name])
+        if not all(not n or n in values for n in node.input):
+            continue
+        total += declared_bytes(node, values)
+        if total > limits.max_constant_bytes:
+            raise FileLimitError(f"{source}: node '{node.name}' ({node.op_type}) makes constants of {total:,} bytes "
+                                 f"from a few declared numbers, past the {limits.max_constant_bytes:,} bytes allowed "
+                                 "(runtimes build them when loading). "
+                                 + limit_hint("max_constant_bytes", limits.max_constant_bytes))
+
+
 def _check_tensors(proto, source: str) -> None:
     from onnxgraph.saving._external import iter_tensors
 
@@ -119,6 +171,7 @@ def check_structure(proto: onnx.ModelProto, source: str) -> None:
     """Refuse recursion, deep nesting, oversized node counts and inconsistent tensors (see module doc)."""
     limits = get_file_limits()
     _check_tensors(proto, source)
+    _check_constants(proto.graph, source, limits)
     functions = {(f.domain, f.name, f.overload): f for f in proto.functions}
     bodies = {key: _scan(f.node, functions, limits, f"function {_name(key)}", source) for key, f in functions.items()}
     chain, nodes, depth = {}, {}, {}

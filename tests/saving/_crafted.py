@@ -216,3 +216,12 @@ def config_bomb(kind, folder):
         return None
 
     return onnxgraph_model(folder, edit)[1]
+
+
+def constant_bomb(folder, n=30_000):
+    """A ~200-byte file whose ConstantOfShape([n, n]) makes n*n floats (3.6 GB at 30000) when folded."""
+    shape = numpy_helper.from_array(np.array([n, n], np.int64), "shape")
+    nodes = [helper.make_node("ConstantOfShape", ["shape"], ["big"], value=numpy_helper.from_array(np.ones(1, np.float32))),
+             helper.make_node("ReduceSum", ["big"], ["s"], keepdims=0),
+             helper.make_node("Add", ["x", "s"], ["y"])]
+    return _save(folder, _model(nodes, [shape]))

@@ -219,5 +219,30 @@ def test_a_sparse_data_file_declaring_more_than_memory_is_refused_unread(tmp_pat
     weight = _crafted._external(numpy_helper.from_array(np.zeros(1, np.float32), "W"), "w.bin")
     weight.dims[:] = [2**40]
     path = _crafted._save(tmp_path, _crafted._model([_crafted.helper.make_node("Add", ["x", "W"], ["y"])], [weight]))
-    with pytest.raises(ValueError, match=r"hold 4,398,046,511,104 bytes of tensors, more than this machine's"):
-        read_onnx_file(path)
+    try:
+        with pytest.raises(ValueError, match=r"hold 4,398,046,511,104 bytes of tensors, more than this machine's"):
+            read_onnx_file(path)
+    finally:
+        os.remove(tmp_path / "w.bin")  # no 4 TiB file left for tools that walk temp folders
+
+
+def test_constants_folded_from_a_few_numbers_are_capped_before_allocating(tmp_path):
+    """A 200-byte ConstantOfShape([30000, 30000]) took 3.6 GB in from_onnx's folding and in
+    onnxruntime's session creation; now refused first, and a small one still runs."""
+    from onnxgraph.cli._common import read_model, session
+
+    path = _crafted.constant_bomb(tmp_path / "bomb")
+    assert os.path.getsize(path) < 400
+    tracemalloc.start()
+    try:
+        for load in (og.Model.from_onnx, read_model):
+            with pytest.raises(FileLimitError, match="ConstantOfShape.*3,600,000,000 bytes.*max_constant_bytes"):
+                load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2**20
+    small = _crafted.constant_bomb(tmp_path / "small", n=300)
+    x = np.zeros((1, 6), np.float32)
+    np.testing.assert_allclose(session(read_model(small)).run(None, {"x": x})[0], np.full((1, 6), 90000.0))
+    np.testing.assert_allclose(og.Model.from_onnx(small).predict(x, verbose=0), np.full((1, 6), 90000.0))

@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DRIVER = os.path.join(ROOT, "tests", "saving", "_hostile_driver.py")
 
 EXTERNAL = ["parent", "absolute", "symlink", "symlinked_dir", "fifo", "dev", "beyond", "in_function", "in_subgraph"]
-STRUCTURE = ["recursion_self", "recursion_mutual", "chain_20000", "fanout_2e40", "nested_if_30"]
+STRUCTURE = ["recursion_self", "recursion_mutual", "chain_20000", "fanout_2e40", "nested_if_30", "constant_3.6GB"]
 GARBAGE = ["empty", "truncated", "random", "json", "npy", "not_a_model"]
 CONFIG = ["units_6e7", "deep_json"]
 
@@ -38,6 +38,8 @@ def _make(case, folder, outside):
         return _crafted.recursion("fanout", folder)
     if case == "nested_if_30":
         return _crafted.nested_if(folder, 30)
+    if case == "constant_3.6GB":
+        return _crafted.constant_bomb(folder)
     if case in GARBAGE:
         return _crafted.garbage(case, folder)
     if case == "units_6e7":
