@@ -10,6 +10,7 @@ is skipped too.
 """
 
 import ast
+import keyword
 import os
 import pickle
 import re
@@ -30,20 +31,85 @@ def guide_blocks() -> list[str]:
         blocks = re.findall(r"```\n(.*?)```", f.read(), re.S)
     code = []
     for block in blocks:
-        try:
-            ast.parse(block)
-        except SyntaxError:
-            continue  # printed output
-        code.append(block)
+        block = _rejoin_wrapped_comments(block)
+        if block is not None:  # None: printed output
+            code.append(block)
     # A fragment repeated in full by the next block is the guide showing a method before its class.
-    return [b for i, b in enumerate(code) if not (i + 1 < len(code) and b.strip() in code[i + 1])]
+    return [b for i, b in enumerate(code) if not (i + 1 < len(code) and _squash(b) in _squash(code[i + 1]))]
 
 
-# The seed copy lost the guide's MNIST loading line (keras.io and the TF2 version have it).
-RESTORED = {"x_train = x_train.reshape(60000, 784)": "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()"}
+def _squash(text: str) -> str:
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+# The seed copy lost the first lines of some blocks; these are the guide's own (keras.io and the
+# TF2 version have them).
+RESTORED = {
+    "x_train = x_train.reshape(60000, 784)": "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()",
+    'x = layers.Conv2D(32, 3, activation="relu")(x)\nx = layers.MaxPooling2D(3)(x)':
+        'encoder_input = keras.Input(shape=(28, 28, 1), name="img")\n'
+        'x = layers.Conv2D(16, 3, activation="relu")(encoder_input)',
+    "# Variable-length sequence of integers\ntext_input_a": "shared_embedding = layers.Embedding(1000, 128)",
+}
+
+
+_WORDS = re.compile(r"^[A-Za-z][\w ,.'`-]*$")
+
+
+def _rejoin_wrapped_comments(block: str) -> str | None:
+    """The seed copy wrapped long comments onto a new line; put such lines back into the comment."""
+    lines = []
+    for line in block.splitlines():  # a wrapped word or two that would parse as a bare name
+        if lines and "#" in lines[-1] and _WORDS.match(line) and line.split()[0] not in keyword.kwlist:
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    for _ in range(len(lines)):
+        try:
+            ast.parse("\n".join(lines))
+            return "\n".join(lines) + "\n"
+        except SyntaxError as exc:
+            k = (exc.lineno or 1) - 1
+            if k == 0 or k >= len(lines) or "#" not in lines[k - 1]:
+                return None
+            lines[k - 1] += " " + lines.pop(k).strip()
+    return None
+
+
+# ... and the head and indentation of the first custom-layer example, restored as the guide has it.
+_CUSTOM_DENSE = '''class CustomDense(layers.Layer):
+    def __init__(self, units=32):
+        super().__init__()
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(
+            shape=(input_shape[-1], self.units),
+            initializer="random_normal",
+            trainable=True,
+        )
+        self.b = self.add_weight(
+            shape=(self.units,), initializer="random_normal", trainable=True
+        )
+
+    def call(self, inputs):
+        return ops.matmul(inputs, self.w) + self.b
+
+inputs = keras.Input((4,))
+outputs = CustomDense(10)(inputs)
+
+model = keras.Model(inputs, outputs)
+'''
+RESTORED_BLOCKS = {"super().__init__()\nself.units = units": _CUSTOM_DENSE}
+# ... and one line's indentation inside the custom RNN's __init__.
+REINDENTED = {"\n    # Our previously-defined Functional model\n    self.classifier = model\n":
+              "\n        # Our previously-defined Functional model\n        self.classifier = model\n"}
 
 
 def with_onnxgraph_imports(block: str) -> str:
+    block = next((text for prefix, text in RESTORED_BLOCKS.items() if block.startswith(prefix)), block)
+    for wrong, right in REINDENTED.items():
+        block = block.replace(wrong, right)
     lines = [IMPORTS.get(line.strip(), line) for line in block.splitlines()]
     restored = [line for prefix, line in RESTORED.items() if block.startswith(prefix)]
     return "\n".join(restored + lines)
