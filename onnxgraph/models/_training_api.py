@@ -241,13 +241,14 @@ class TrainingMixin:
 
     @guarded("train_on_batch()")
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One optimizer step on one batch; returns the running loss/metrics like Keras."""
+        """One optimizer step on one batch; its loss/metrics (reset first, as Keras 3 does)."""
         from onnxgraph.trainer._compile import batch_size_of
         from onnxgraph.trainer._loop import CompletedStep, feeds_for
 
         spec = self._prepare(x, y, "training")
         inputs, targets = spec.inputs(x), spec.targets(y)
         weights = spec.weights(sample_weight, class_weight, targets, batch_size_of(inputs))
+        self.reset_metrics()
         with CompletedStep() as guard, guard.step():
             losses, preds = self._engine.train_step(feeds_for(self._compile_config.losses, inputs, targets, weights))
         self._engine.sync_to_model()  # layer.get_weights() right after a step sees it, as in Keras
@@ -257,13 +258,14 @@ class TrainingMixin:
 
     @guarded("test_on_batch()")
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        """Loss and metrics on one batch in inference mode (metrics accumulate like Keras)."""
+        """Loss and metrics on one batch in inference mode (reset first, as Keras 3 does)."""
         from onnxgraph.trainer._compile import batch_size_of
         from onnxgraph.trainer._loop import feeds_for
 
         spec = self._prepare(x, y, "evaluation")
         inputs, targets = spec.inputs(x), spec.targets(y)
         weights = spec.weights(sample_weight, None, targets, batch_size_of(inputs))
+        self.reset_metrics()
         losses, preds = self._engine.eval_step(feeds_for(self._compile_config.losses, inputs, targets, weights))
         self._metrics_state.update(losses, preds, targets, weights, batch_size_of(inputs))
         logs = self._metrics_state.results()

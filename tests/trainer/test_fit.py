@@ -37,6 +37,25 @@ def test_sgd_step_matches_the_numpy_gradient_of_the_weighted_mse():
     np.testing.assert_allclose(new_bias, bias - 0.1 * d_pred.sum(axis=0), atol=1e-6)
 
 
+def test_train_and_test_on_batch_report_their_own_batch_like_keras():
+    # Keras 3 resets the metrics at every train_on_batch / test_on_batch call: no running means.
+    import keras
+
+    x, y = _data(16)
+    results = []
+    for module in (og, keras):
+        inputs = module.Input(shape=(3,))
+        model = module.Model(inputs, module.layers.Dense(2)(inputs))
+        if module is keras:
+            model.set_weights(weights)
+        weights = model.get_weights()
+        model.compile(optimizer=module.optimizers.SGD(0.1), loss="mse", metrics=["mae"])
+        logs = [model.train_on_batch(x[:8], y[:8], return_dict=True), model.train_on_batch(x[8:], y[8:], return_dict=True),
+                model.test_on_batch(x[:8], y[:8], return_dict=True), model.test_on_batch(x[8:], y[8:], return_dict=True)]
+        results.append([[log["loss"], log["mae"]] for log in logs])
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5)
+
+
 def test_class_weight_scales_each_sample_by_its_class():
     inputs = og.Input(shape=(3,))
     model = og.Model(inputs, layers.Dense(3)(inputs))
