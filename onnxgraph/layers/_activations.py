@@ -46,11 +46,14 @@ class ReLU(Layer):
         super().__init__(**kwargs)
         for arg, value in (("max_value", max_value), ("negative_slope", negative_slope), ("threshold", threshold)):
             if (value is None and arg != "max_value") or (value is not None and value < 0):
-                raise ValueError(f"ReLU: `{arg}` must be a float >= 0, got {value!r}.")
+                keras_words = "a negative value" if arg == "max_value" else "None or a negative value"
+                raise ValueError(f"ReLU: `{arg}` must be a float >= 0, got {value!r} ({arg} of a ReLU layer "
+                                 f"cannot be {keras_words}).")
         self.max_value = None if max_value is None else float(max_value)
         self.negative_slope = float(negative_slope)
         self.threshold = float(threshold)
         self.supports_masking = True
+        self._build_at_init()
 
     def call(self, inputs):
         x = _float_input(self, inputs)
@@ -91,9 +94,11 @@ class LeakyReLU(Layer):
             negative_slope = kwargs.pop("alpha")
         super().__init__(**kwargs)
         if negative_slope is None or negative_slope < 0:
-            raise ValueError(f"LeakyReLU: `negative_slope` must be a float >= 0, got {negative_slope!r}.")
+            raise ValueError(f"LeakyReLU: `negative_slope` must be a float >= 0, got {negative_slope!r} (The "
+                             "negative_slope value of a Leaky ReLU layer cannot be None or negative value.)")
         self.negative_slope = float(negative_slope)
         self.supports_masking = True
+        self._build_at_init()
 
     def call(self, inputs):
         return ops.leaky_relu(_float_input(self, inputs), self.negative_slope)
@@ -173,6 +178,7 @@ class ELU(Layer):
         super().__init__(**kwargs)
         self.alpha = float(alpha)
         self.supports_masking = True
+        self._build_at_init()
 
     def call(self, inputs):
         return ops.elu(_float_input(self, inputs), self.alpha)
@@ -201,6 +207,7 @@ class Softmax(Layer):
         super().__init__(**kwargs)
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else int(axis)
         self.supports_masking = True
+        self._build_at_init()
 
     def call(self, inputs, mask=None):
         x = _float_input(self, inputs)

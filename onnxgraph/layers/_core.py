@@ -72,6 +72,7 @@ class Activation(Layer):
         super().__init__(**kwargs)
         self.supports_masking = True
         self.activation = activations.get(activation)
+        self._build_at_init()
 
     def call(self, inputs):
         return self.activation(inputs)
@@ -89,6 +90,7 @@ class Dropout(Layer):
         self.rate = dropout_rate("Dropout", "rate", rate)
         self.noise_shape = noise_shape
         self.seed = seed
+        self._build_at_init()
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
@@ -114,6 +116,7 @@ class Identity(Layer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
+        self._build_at_init()
 
     def call(self, inputs):
         return ops.identity(inputs)

@@ -13,6 +13,7 @@ import collections
 import numpy as np
 
 from onnxgraph.backend import dtypes
+from onnxgraph.backend.scope import emit_options
 from onnxgraph.layers._input_layer import placeholder
 from onnxgraph.layers._node import recording
 from onnxgraph.utils._tree import flatten, map_structure, pack_like
@@ -46,7 +47,7 @@ def call_eagerly(layer, args, kwargs):
     arrays = [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
     statics = tuple(repr(x) for x in flatten((args, kwargs)) if not _is_array(x))
     signature = (tuple((a.shape, a.dtype.str) for a in arrays), statics,
-                 tuple(None if m is None else m.shape for m in masks))
+                 tuple(None if m is None else m.shape for m in masks), _trainable_flags(layer))
     cache = layer.__dict__.get("_eager_cache")
     if cache is None:
         cache = collections.OrderedDict()
@@ -86,6 +87,13 @@ def _array_mask(x):
     return None if mask is None else np.asarray(mask, dtype=bool)
 
 
+def _trainable_flags(layer) -> tuple:
+    """Part of the signature: freezing a layer (BatchNormalization's training path) changes its graph."""
+    from onnxgraph.layers._layer import _all_sublayers
+
+    return (layer.trainable, *(sub.trainable for sub in _all_sublayers(layer)))
+
+
 def _to_array(layer, value):
     try:
         return np.asarray(value, dtype=np.float32)
@@ -105,15 +113,26 @@ def _compile(layer, args, kwargs, arrays, masks):
     holders = iter(holders)
     sym_args, sym_kwargs = map_structure(lambda x: next(holders) if _is_array(x) else x, (list(args), kwargs))
     inputs = [x for x in flatten((sym_args, sym_kwargs)) if getattr(x, "kind", None) == "input"]
-    with recording(False):
+    updates = []  # (variable, new value): BatchNormalization's moving statistics under training=True
+    with recording(False), emit_options(state_updates=updates):
         outputs = layer(*sym_args, **sym_kwargs)
     flat_outputs = flatten(outputs)
     mask_of = [i for i, x in enumerate(flat_outputs) if getattr(x, "_keras_mask", None) is not None]
-    graph_outputs = flat_outputs + [flat_outputs[i]._keras_mask for i in mask_of]
-    names = [f"y{i}" for i in range(len(graph_outputs))]
-    runner = GraphRunner(inputs + mask_inputs, graph_outputs, [x.name for x in inputs + mask_inputs], names,
-                         layer.weights, name=layer.name)
-    return outputs, runner.run_feeds, mask_of
+    fetched = flat_outputs + [flat_outputs[i]._keras_mask for i in mask_of] + [value for _, value in updates]
+    runner = GraphRunner(inputs + mask_inputs, fetched, [x.name for x in inputs + mask_inputs],
+                         [f"y{i}" for i in range(len(fetched))], layer.weights, name=layer.name)
+    if not updates:
+        return outputs, runner.run_feeds, mask_of
+    n = len(fetched) - len(updates)
+
+    def run_and_update(feeds):
+        # As Keras: an eager `layer(x, training=True)` moves the moving statistics.
+        values = runner.run_feeds(feeds)
+        for (variable, _), value in zip(updates, values[n:]):
+            variable.assign(value)
+        return values[:n]
+
+    return outputs, run_and_update, mask_of
 
 
 def arrays_to_constants(args, kwargs):

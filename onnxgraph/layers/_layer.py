@@ -65,6 +65,15 @@ class Layer:
         self._batch_input_shape = (batch_size, *input_shape) if input_shape is not None else None
         self._call_params = set(inspect.signature(self.call).parameters)
 
+    def _build_at_init(self) -> None:
+        """Keras 3: a layer with no build() of its own (stateless) is built once constructed.
+
+        Called at the end of the stateless layers' __init__; a subclass that defines build()
+        stays unbuilt until that build runs.
+        """
+        if type(self).build is Layer.build:
+            self.built = True
+
     def __init_subclass__(cls, **kwargs):
         # As in Keras, a layer is built once its own `build` returns, however it was called
         # (`layer.build(shape)` then `set_weights` must not be undone by the first call).
@@ -263,6 +272,8 @@ class Layer:
 
     # -- calling -----------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if not args and kwargs:  # Keras: the first input may be passed by name (layer(inputs=x), query=...)
+            args, kwargs = _first_input_positional(self, kwargs)
         try:
             flat_inputs = [x for x in flatten((args, kwargs)) if isinstance(x, SymbolicTensor)]
         except RecursionError:
@@ -373,6 +384,16 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _first_input_positional(layer, kwargs):
+    """(args, kwargs) with call()'s first parameter moved out of kwargs, as Keras's CallSpec does."""
+    for name, param in inspect.signature(layer.call).parameters.items():
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD) and name in kwargs:
+            kwargs = dict(kwargs)
+            return (kwargs.pop(name),), kwargs
+        break
+    return (), kwargs
 
 
 def _all_sublayers(layer):

@@ -36,6 +36,7 @@ class _Pooling(Layer):
         self.padding = standardize_padding(padding)
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=self.rank + 2)
+        self._build_at_init()
 
     def call(self, inputs):
         spatial = channels_first_shape(inputs.shape, self.data_format)[2:]
@@ -131,6 +132,7 @@ class _GlobalPooling(Layer):
         self.data_format = standardize_data_format(data_format)
         self.keepdims = bool(keepdims)
         self.input_spec = InputSpec(ndim=self.rank + 2)
+        self._build_at_init()
 
     def call(self, inputs):
         x = to_channels_first(inputs, self.data_format)

@@ -40,6 +40,7 @@ class Reshape(Layer):
         self.target_shape = int_tuple("Reshape", "target_shape", target_shape, allow_minus_one=True)
         if sum(1 for d in self.target_shape if d == -1) > 1:
             raise ValueError(f"Reshape: at most one -1 in target_shape, got {self.target_shape}.")
+        self._build_at_init()
 
     def call(self, inputs):
         known = [d for d in self.target_shape if d != -1]

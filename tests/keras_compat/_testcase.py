@@ -70,7 +70,8 @@ def get_seed_generators(layer) -> list:
     found, stack = [], [layer]
     while stack:
         current = stack.pop()
-        if type(current).__name__ in _RANDOM_LAYERS:
+        # Keras's Dropout family makes a SeedGenerator only when it is random (rate/stddev > 0).
+        if type(current).__name__ in _RANDOM_LAYERS and (getattr(current, "rate", None) or getattr(current, "stddev", 0)):
             found.append(current)
         stack.extend(getattr(current, "_tracked_layers", []) or [])
     return found
