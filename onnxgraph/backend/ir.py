@@ -64,6 +64,7 @@ class SymbolicTensor:
     """
 
     __array_priority__ = 100  # numpy defers to our operators: np_array + tensor -> tensor
+    sparse = ragged = False  # Keras KerasTensor metadata: ONNX tensors are dense
 
     def __init__(self, shape, dtype, *, kind="node", producer=None, index=0, name=None,
                  const=None, variable=None, transform=()):

@@ -9,14 +9,20 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["positive_int", "dropout_rate", "int_tuple"]
+__all__ = ["positive_int", "positive_int_message", "dropout_rate", "int_tuple"]
+
+
+def positive_int_message(owner: str, name: str, value) -> str:
+    """Our wording, then Keras's (Keras's own tests match on it)."""
+    return (f"{owner}: `{name}` must be a positive integer, got {value!r}{' (a bool)' if isinstance(value, bool) else ''}. "
+            f"(Keras: Invalid value for argument `{name}`. Expected a strictly positive value. Received {name}={value}; "
+            f"`{name}` should be a positive integer.)")
 
 
 def positive_int(owner: str, name: str, value) -> int:
     """`value` as an int > 0, or a ValueError naming `owner` and the argument."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{owner}: `{name}` must be a positive int, got {value!r}"
-                         f"{' (a bool)' if isinstance(value, bool) else ''}.")
+        raise ValueError(positive_int_message(owner, name, value))
     return int(value)
 
 
@@ -24,7 +30,8 @@ def dropout_rate(owner: str, name: str, value) -> float:
     """A fraction in [0, 1): rate 1 would drop everything and scale by 1/(1 - rate) = inf."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value) or not 0 <= value < 1:
         raise ValueError(f"{owner}: `{name}` must be a float in [0, 1) (the fraction of units dropped), "
-                         f"got {value!r}.")
+                         f"got {value!r}. (Keras: Invalid value received for argument `{name}`. Expected a float "
+                         f"value between 0 and 1. Received: {name}={value})")
     return float(value)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from onnxgraph import activations, initializers, ops
 from onnxgraph.layers._conv import conv_input_channels
 from onnxgraph.layers._input_spec import InputSpec
+from onnxgraph.layers._args import positive_int_message
 from onnxgraph.layers._layer import Layer
 from onnxgraph.ops._conv import conv_kernel_transform, emit_conv_transpose
 from onnxgraph.ops._conv_utils import standardize_data_format, standardize_padding, standardize_tuple
@@ -32,7 +33,7 @@ class BaseConvTranspose(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         rank = self.rank
         if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"{type(self).__name__}: `filters` must be a positive int, got {filters!r}.")
+            raise ValueError(positive_int_message(type(self).__name__, "filters", filters))
         self.filters = filters
         self.kernel_size = standardize_tuple(kernel_size, rank, "kernel_size")
         self.strides = standardize_tuple(strides, rank, "strides")

@@ -88,7 +88,7 @@ class Dropout(Layer):
         super().__init__(**kwargs)
         self.supports_masking = True
         self.rate = dropout_rate("Dropout", "rate", rate)
-        self.noise_shape = noise_shape
+        self.noise_shape = _noise_shape(noise_shape)
         self.seed = seed
         self._build_at_init()
 
@@ -96,12 +96,49 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             return ops.identity(inputs)
         attrs = {"seed": int(self.seed)} if self.seed is not None else {}
+        if self.noise_shape is not None:
+            return self._broadcast_dropout(inputs, attrs)
         y, _ = emit("Dropout", [inputs, _scalar(self.rate, inputs.dtype), _scalar(True, "bool")], attrs, outputs=2,
                     shapes=[inputs.shape, inputs.shape], dtypes_=[inputs.dtype, "bool"])
         return y
 
+    def _broadcast_dropout(self, inputs, attrs):
+        """Keras's noise_shape: one keep/drop draw per noise position, broadcast over the 1-sized axes."""
+        if len(self.noise_shape) != inputs.ndim:
+            raise ValueError(f"Layer '{self.name}': noise_shape {self.noise_shape} has {len(self.noise_shape)} "
+                             f"dims, the inputs {inputs.shape} have {inputs.ndim}.")
+        shared = [i for i, d in enumerate(self.noise_shape) if d == 1 and inputs.shape[i] != 1]
+        base = ops.max(inputs, axis=shared, keepdims=True) if shared else inputs
+        ones = ops.ones_like(base)  # Shape + Expand: no gradient path back to the inputs
+        scale, _ = emit("Dropout", [ones, _scalar(self.rate, inputs.dtype), _scalar(True, "bool")], attrs,
+                        outputs=2, shapes=[ones.shape, ones.shape], dtypes_=[inputs.dtype, "bool"])
+        return ops.multiply(inputs, scale)  # 0 or 1 / (1 - rate), as the ONNX Dropout scales
+
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
+
+
+def _noise_shape(noise_shape):
+    """Keras's Dropout._validate_noise_shape: None, or a tuple of positive ints / None."""
+    if noise_shape is None:
+        return None
+    bad = "Invalid value received for argument `noise_shape`."
+    if isinstance(noise_shape, str):
+        raise ValueError(f"Dropout: `noise_shape` must be a tuple of ints or None, got {noise_shape!r}. ({bad} "
+                         "Expected a tuple or list of integers.)")
+    try:
+        noise_shape = tuple(noise_shape)
+    except TypeError:
+        raise ValueError(f"Dropout: `noise_shape` must be a tuple of ints or None, got {noise_shape!r}. ({bad} "
+                         "Expected an iterable of integers (e.g., a tuple or list).)") from None
+    for i, dim in enumerate(noise_shape):
+        if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool)):
+            raise ValueError(f"Dropout: `noise_shape`[{i}] must be an int or None, got {dim!r}. ({bad} Expected "
+                             "all elements to be integers or None.)")
+        if dim is not None and dim <= 0:
+            raise ValueError(f"Dropout: `noise_shape`[{i}] must be positive, got {dim}. ({bad} Expected all "
+                             "dimensions to be positive integers or None.)")
+    return noise_shape
 
 
 def _scalar(value, dtype):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from onnxgraph import initializers, ops
 from onnxgraph.backend import gather_transpose
 from onnxgraph.backend.emit import emit
+from onnxgraph.layers._args import positive_int_message
 from onnxgraph.layers._layer import Layer
 
 __all__ = ["Embedding"]
@@ -49,7 +50,7 @@ class Embedding(Layer):
         self._weight_options(embeddings_regularizer=embeddings_regularizer, embeddings_constraint=embeddings_constraint)
         for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Embedding: `{arg}` must be a positive int, got {value!r}.")
+                raise ValueError(positive_int_message("Embedding", arg, value))
         self.input_dim = input_dim
         self.output_dim = output_dim
         if isinstance(embeddings_initializer, str):

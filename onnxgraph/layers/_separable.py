@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from onnxgraph import activations, initializers, ops
 from onnxgraph.layers._conv import check_output_size, conv_input_channels
-from onnxgraph.layers._args import positive_int
+from onnxgraph.layers._args import positive_int, positive_int_message
 from onnxgraph.layers._input_spec import InputSpec
 from onnxgraph.layers._layer import Layer
 from onnxgraph.ops._conv import conv_kernel_transform, depthwise_kernel_transform, emit_conv
@@ -106,7 +106,7 @@ class _Separable(_DepthwiseBase):
                          use_bias, bias_initializer, bias_regularizer, activity_regularizer, bias_constraint,
                          **kwargs)
         if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"{type(self).__name__}: `filters` must be a positive int, got {filters!r}.")
+            raise ValueError(positive_int_message(type(self).__name__, "filters", filters))
         self.filters = filters
         self.depthwise_initializer = initializers.get(depthwise_initializer)
         self.pointwise_initializer = initializers.get(pointwise_initializer)

@@ -12,6 +12,7 @@ import numpy as np
 
 from onnxgraph.backend.emit import constant, emit
 from onnxgraph.layers._input_spec import InputSpec
+from onnxgraph.layers._args import positive_int_message
 from onnxgraph.layers._layer import Layer
 from onnxgraph.ops._base import int64s
 from onnxgraph.ops._conv_utils import (from_channels_first, standardize_data_format, standardize_tuple,
@@ -45,6 +46,9 @@ def _spatial_axes(rank: int, data_format: str) -> list:
     return list(range(1, rank + 1)) if data_format == "channels_last" else list(range(2, rank + 2))
 
 
+_RESIZE_DTYPES = ("float32", "float16", "int32", "int8", "uint8")  # onnxruntime CPU Resize kernels
+
+
 class _UpSampling(Layer):
     rank = 2
 
@@ -60,6 +64,19 @@ class _UpSampling(Layer):
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs):
+        if self.interpolation == "nearest" and inputs.dtype not in _RESIZE_DTYPES:
+            # onnxruntime's Resize has no int64/float64/bool kernel: nearest by an integer factor is
+            # an exact repeat per spatial axis (Keras's UpSampling does ops.repeat too).
+            from onnxgraph import ops
+
+            for axis, size in zip(_spatial_axes(self.rank, self.data_format), self.size):
+                inputs = ops.repeat(inputs, size, axis=axis) if size != 1 else inputs
+            return inputs
+        if inputs.dtype not in _RESIZE_DTYPES:  # interpolate in float32, then back (rounded, as Keras on torch)
+            from onnxgraph import ops
+
+            y = self.call(ops.cast(inputs, "float32"))
+            return ops.cast(ops.round(y) if not inputs.dtype.startswith(("float", "bfloat")) else y, inputs.dtype)
         x = to_channels_first(inputs, self.data_format)
         scales = constant(np.array((1.0, 1.0) + tuple(float(s) for s in self.size), dtype=np.float32))
         shape = x.shape[:2] + tuple(None if d is None else d * s for d, s in zip(x.shape[2:], self.size))
@@ -104,7 +121,7 @@ class UpSampling1D(_UpSampling):
 
     def __init__(self, size=2, **kwargs):
         if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-            raise ValueError(f"UpSampling1D: `size` must be a positive int, got {size!r}.")
+            raise ValueError(positive_int_message("UpSampling1D", "size", size))
         super().__init__(size, **kwargs)
 
     def get_config(self):
@@ -224,7 +241,10 @@ class _Cropping(Layer):
                 if begin + end >= shape[axis]:
                     raise ValueError(
                         f"Layer '{self.name}': cropping {self.cropping} removes all of axis {axis} of input "
-                        f"shape {inputs.shape}; each (begin, end) must sum to less than the axis size."
+                        f"shape {inputs.shape}; each (begin, end) must sum to less than the axis size. "
+                        + (f"(Keras: `cropping` parameter of `{type(self).__name__}` layer must be smaller than "
+                           "the input length.)" if self.rank == 1 else "(Keras: Values in `cropping` argument "
+                           "should be smaller than the corresponding spatial dimension of the input.)")
                     )
                 shape[axis] -= begin + end
         starts = [p[0] for p in self.cropping]

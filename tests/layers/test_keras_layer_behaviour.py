@@ -81,3 +81,72 @@ def test_relu_errors_carry_keras_wording():
         layers.ReLU(threshold=None)
     with pytest.raises(ValueError, match="The negative_slope value of a Leaky ReLU layer cannot be None"):
         layers.LeakyReLU(negative_slope=None)
+
+
+def test_argument_errors_carry_keras_wording():
+    with pytest.raises(ValueError, match="`units` must be a positive integer.*should be a positive integer"):
+        layers.Dense(0)
+    with pytest.raises(ValueError, match="Invalid value for argument `filters`. Expected a strictly positive value"):
+        layers.Conv2D(0, 3)
+    with pytest.raises(ValueError, match="Invalid value received for argument `rate`. Expected a float value between"):
+        layers.Dropout(1.5)
+    with pytest.raises(ValueError, match="`cropping` parameter of `Cropping1D` layer must be smaller than"):
+        layers.Cropping1D((2, 3))(og.Input(batch_shape=(3, 5, 7)))
+    with pytest.raises(ValueError, match="Values in `cropping` argument should be smaller than the corresponding"):
+        layers.Cropping2D(((3, 3), (0, 0)))(og.Input(shape=(5, 5, 1)))
+
+
+@pytest.mark.parametrize("noise_shape", [(None, 1, None), (20, 1, 10)])
+def test_dropout_noise_shape_shares_the_mask_over_1_sized_axes(noise_shape):
+    out = layers.Dropout(0.5, noise_shape=noise_shape, seed=1)(np.ones((20, 5, 10), "float32"), training=True)
+    for step in range(1, 5):
+        np.testing.assert_array_equal(out[:, 0, :], out[:, step, :])
+    assert set(np.unique(out)) == {0.0, 2.0}  # kept units scaled by 1 / (1 - rate)
+
+
+@pytest.mark.parametrize("bad", ["abc", 5, (10, "a"), (10, 0), (-1,)])
+def test_dropout_refuses_bad_noise_shape(bad):
+    with pytest.raises(ValueError, match="noise_shape"):
+        layers.Dropout(0.5, noise_shape=bad)
+
+
+def test_dropout_noise_shape_is_a_tuple():
+    assert layers.Dropout(0.5, noise_shape=[20, 1, 10]).noise_shape == (20, 1, 10)
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+def test_upsampling_int64_inputs(interpolation):
+    # onnxruntime's Resize has no int64 kernel: nearest repeats exactly, the others go through float32.
+    x = np.arange(12, dtype=np.int64).reshape(2, 2, 1, 3)
+    y = layers.UpSampling2D(size=(1, 2), interpolation=interpolation)(x)
+    assert y.dtype == np.int64 and y.shape == (2, 2, 2, 3)
+    if interpolation == "nearest":
+        np.testing.assert_array_equal(y, np.repeat(x, 2, axis=2))
+    np.testing.assert_array_equal(layers.UpSampling1D(2)(np.arange(6).reshape(1, 2, 3)),
+                                  np.repeat(np.arange(6).reshape(1, 2, 3), 2, axis=1))
+
+
+def test_input_layer_keras_arguments():
+    with pytest.warns(UserWarning, match="`input_shape` is deprecated"):
+        assert layers.InputLayer(input_shape=(2, 3), batch_size=4).batch_shape == (4, 2, 3)
+    assert layers.InputLayer(shape=(np.int64(32),)).batch_shape == (None, 32)
+    with pytest.raises(ValueError, match="cannot pass both `batch_size` and `batch_shape`"):
+        layers.InputLayer(batch_size=4, batch_shape=(2, 3))
+    with pytest.raises(ValueError, match="You must pass a `shape` argument"):
+        layers.InputLayer()
+    assert layers.InputLayer(shape=(3,)).call() is None
+
+
+def test_input_layer_on_an_existing_input_tensor():
+    x = og.Input(batch_shape=(2, 3))
+    layer = layers.InputLayer(input_tensor=x, shape=(3,), batch_size=2)
+    assert layer.output is x and layer.batch_shape == (2, 3) and layer.dtype == "float32"
+    for bad in ({"shape": (4,)}, {"batch_size": 5}, {"dtype": "float16"}, {"sparse": True}):
+        with pytest.raises(ValueError, match="incompatible"):
+            layers.InputLayer(input_tensor=x, **bad)
+    with pytest.raises(ValueError, match="must be a KerasTensor"):
+        layers.InputLayer(input_tensor=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="graph input"):
+        layers.InputLayer(input_tensor=layers.Dense(2)(x))
+    model = og.Model(layer.output, layers.Dense(2)(layer.output))
+    assert model.predict(np.ones((2, 3), "float32"), verbose=0).shape == (2, 2)
