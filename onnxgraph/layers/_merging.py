@@ -20,7 +20,8 @@ class _Merge(Layer):
             raise ValueError(f"Layer '{self.name}' must be called on a list of tensors, got {inputs!r}.")
         if len(inputs) < 2 or (self.exact_inputs and len(inputs) != self.exact_inputs):
             want = f"exactly {self.exact_inputs}" if self.exact_inputs else "at least 2"
-            raise ValueError(f"Layer '{self.name}' needs {want} inputs, got {len(inputs)}.")
+            raise ValueError(f"Layer '{self.name}' needs {want} inputs, got {len(inputs)} (a `{type(self).__name__}` "
+                             f"layer should be called on {want} inputs).")
         shape = inputs[0].shape
         for x in inputs[1:]:
             try:
@@ -145,7 +146,8 @@ class Concatenate(Layer):
         except ValueError:
             raise ValueError(
                 f"Layer '{self.name}' needs inputs that match on every axis except the concat axis "
-                f"({self.axis}); got shapes {[x.shape for x in inputs]}."
+                f"({self.axis}); got shapes {[tuple(getattr(x, 'shape', ())) for x in inputs]} (a `Concatenate` layer "
+                "requires inputs with matching shapes except for the concatenation axis)."
             ) from None
 
     def compute_mask(self, inputs, mask=None):

@@ -150,3 +150,19 @@ def test_input_layer_on_an_existing_input_tensor():
         layers.InputLayer(input_tensor=layers.Dense(2)(x))
     model = og.Model(layer.output, layers.Dense(2)(layer.output))
     assert model.predict(np.ones((2, 3), "float32"), verbose=0).shape == (2, 2)
+
+
+def test_merge_errors_carry_keras_wording():
+    a, b, c = (og.Input(shape=(4, 5)) for _ in range(3))
+    with pytest.raises(ValueError, match="layer should be called on exactly 2 inputs"):
+        layers.Subtract()([a, b, c])
+    with pytest.raises(ValueError, match="requires inputs with matching shapes except for the concatenation axis"):
+        layers.Concatenate()([np.ones((1, 2, 5)), np.ones((1, 1, 4))])
+    for layer in (layers.Add(), layers.Concatenate()):
+        with pytest.raises(ValueError, match="`mask` should be a list"):
+            layer.compute_mask([a, b], np.ones((2, 4)))
+        with pytest.raises(ValueError, match="`inputs` should be a list"):
+            layer.compute_mask(a, [None, None])
+        with pytest.raises(ValueError, match="should have the same length"):
+            layer.compute_mask([a, b], [None])
+        assert layer.compute_mask([a, b], None) is None
