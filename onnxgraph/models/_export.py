@@ -160,7 +160,8 @@ class ExportMixin:
         from onnxgraph.export import export_model
 
         if format != "onnx":
-            raise ValueError(f"onnxgraph exports ONNX only (format='onnx'), got format={format!r}.")
+            raise ValueError(f"onnxgraph exports ONNX only (format='onnx'), got format={format!r}. "
+                             f"(Unrecognized format={format!r}.)")
         return export_model(self, filepath, target_opset=target_opset, fp16=fp16, quantize=quantize,
                             calibration_data=calibration_data, ort_format=ort_format, **kwargs)
 

@@ -72,6 +72,19 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
             return list(self._tracked_layers)
         return list(self._all_layers)
 
+    @layers.setter
+    def layers(self, _):
+        raise AttributeError(f"Model '{self.name}': `Model.layers` attribute is reserved and should not be used. "
+                             "Please use another name (e.g. self.blocks = [...]); `layers` lists the tracked layers.")
+
+    def to_json(self, **kwargs) -> str:
+        """The model's config as a JSON string (Keras `to_json`; rebuild it with `model_from_json`)."""
+        import json
+
+        from onnxgraph.saving import serialize_keras_object
+
+        return json.dumps(serialize_keras_object(self), **kwargs)
+
     @property
     def input(self):
         self._require_graph("input")

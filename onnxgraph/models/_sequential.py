@@ -30,15 +30,20 @@ class Sequential(Model):
         if isinstance(layer, SymbolicTensor):
             history = layer._keras_history
             if history is None or not isinstance(history.layer, InputLayer) or self._stack or self._input_tensor is not None:
-                raise ValueError("Sequential.add: a tensor can only be added first, and only an Input().")
+                raise ValueError("Sequential.add: a tensor can only be added first, and only an Input()"
+                                 + (f" (Sequential model '{self.name}' has already been configured to use input shape "
+                                    f"{self._input_tensor.shape})." if self._input_tensor is not None else "."))
             self._input_tensor = layer
         elif isinstance(layer, InputLayer):
             if self._stack or self._input_tensor is not None:
-                raise ValueError("Sequential.add: an InputLayer can only come first.")
+                raise ValueError("Sequential.add: an InputLayer can only come first"
+                                 + (f" (Sequential model '{self.name}' has already been configured to use input shape "
+                                    f"{self._input_tensor.shape})." if self._input_tensor is not None else "."))
             self._input_tensor = layer._output
         elif isinstance(layer, Layer):
             if any(existing.name == layer.name for existing in self._stack):
-                raise ValueError(f"Sequential: a layer named '{layer.name}' is already in the model; names must be unique.")
+                raise ValueError(f"Sequential: a layer named '{layer.name}' is already in the model; names must be unique "
+                                 "(all layers added to a Sequential model should have unique names).")
             self._stack.append(layer)
         else:
             raise TypeError(f"Sequential.add expects a Layer, got {layer!r}.")
@@ -74,6 +79,28 @@ class Sequential(Model):
     def layers(self) -> list:
         return list(self._stack)
 
+    @layers.setter
+    def layers(self, _):
+        raise AttributeError(f"Sequential '{self.name}': `Sequential.layers` attribute is reserved and should not be "
+                             "used. Use `add()` and `pop()` to change the layers in this model.")
+
+    def build(self, input_shape=None):
+        """Keras `Sequential.build`: give the stack an input of `input_shape` (batch dimension included)."""
+        if input_shape is None and self._input_tensor is None:
+            raise ValueError(f"Sequential model '{self.name}': build() needs an `input_shape` (batch dimension "
+                             "first, e.g. (None, 784)) when the model has no Input. (You must provide an "
+                             "`input_shape` argument.)")
+        if self._input_tensor is not None:
+            have = self._input_tensor.shape
+            if input_shape is not None and (len(input_shape) != len(have) or any(
+                    a is not None and b is not None and a != b for a, b in zip(input_shape, have))):
+                raise ValueError(f"Sequential model '{self.name}' has already been configured to use input shape "
+                                 f"{have}; build() got input_shape {tuple(input_shape)}.")
+        else:
+            dtype = self._stack[0].dtype if self._stack else "float32"
+            self._input_tensor = Input(batch_shape=tuple(input_shape), dtype=dtype)
+        self._maybe_rebuild()
+
     def call(self, inputs, training=None, mask=None):
         if not self._functional:
             self._input_tensor = Input(batch_shape=(None, *inputs.shape[1:]), dtype=inputs.dtype)
@@ -81,6 +108,8 @@ class Sequential(Model):
         return super().call(inputs, training=training, mask=mask)
 
     def __call__(self, *args, **kwargs):
+        if not self._stack:
+            raise ValueError(f"Sequential model '{self.name}' has no layers: add() some before calling it.")
         if not self._functional and args and not isinstance(args[0], SymbolicTensor):
             import numpy as np
 

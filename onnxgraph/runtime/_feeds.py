@@ -48,7 +48,8 @@ def _convert(sig: InputSignature, value) -> np.ndarray:
     ):
         raise ValueError(
             f"Input '{sig.name}' expects shape {sig.shape}, received an array of shape {array.shape}. "
-            "(None is any size; the first dimension is the batch.)"
+            "(None is any size; the first dimension is the batch.) "
+            f"(Keras: expected shape={sig.shape}, found shape={tuple(array.shape)})"
         )
     return np.ascontiguousarray(array)
 

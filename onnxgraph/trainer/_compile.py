@@ -33,7 +33,7 @@ def _per_output(value, names: list[str], what: str, single_means_all: bool = Tru
         unknown = [k for k in value if k not in names]
         if unknown:
             raise ValueError(f"compile(): `{what}` has key(s) {unknown} that are not model outputs; the outputs are "
-                             f"{names}.")
+                             f"{names}. (Invalid `{what}` argument: keys {unknown} do not match the outputs.)")
         return [value.get(name) for name in names]
     if isinstance(value, (list, tuple)) and n > 1:
         if len(value) != n:
@@ -50,6 +50,16 @@ def _per_output(value, names: list[str], what: str, single_means_all: bool = Tru
     return [value] * n
 
 
+def _one_loss(spec, output_name):
+    """Keras accepts a one-entry list as an output's loss (loss=["mse", ["bce"]]); it is that loss."""
+    while isinstance(spec, (list, tuple)) and len(spec) == 1:
+        spec = spec[0]
+    if isinstance(spec, (list, tuple)):
+        raise ValueError(f"compile(): output '{output_name}' got {len(spec)} losses {list(spec)!r}; onnxgraph takes "
+                         "one loss per output. Sum them in one loss function (or a custom Loss) instead.")
+    return spec
+
+
 class CompileConfig:
     """What compile() received, resolved against the model (and the first targets) on demand."""
 
@@ -60,7 +70,8 @@ class CompileConfig:
         self.metrics_arg, self.weighted_metrics_arg = metrics, weighted_metrics
         self.output_names = list(model.output_names)
         self.pred_shapes = [tuple(x.shape) for x in model.outputs]
-        raw = _per_output(loss, self.output_names, "loss")
+        raw = [_one_loss(spec, name) for spec, name in zip(_per_output(loss, self.output_names, "loss"),
+                                                           self.output_names)]
         self._raw_losses = raw
         if isinstance(loss_weights, (list, tuple)) and len(self.output_names) == 1 and len(loss_weights) == 1:
             loss_weights = loss_weights[0]

@@ -157,7 +157,7 @@ Layer = og.Layer
 def model_from_json(json_string, custom_objects=None):
     import json
 
-    from onnxgraph.saving._registry import deserialize_keras_object
+    from onnxgraph.saving import deserialize_keras_object
 
     return deserialize_keras_object(json.loads(json_string), custom_objects=custom_objects)
 
