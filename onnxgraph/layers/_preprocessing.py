@@ -85,7 +85,8 @@ class Normalization(Layer):
         if (mean is None) != (variance is None):
             raise ValueError(
                 f"Normalization: give both `mean` and `variance`, or neither (and call adapt()); got "
-                f"mean={mean!r}, variance={variance!r}."
+                f"mean={mean!r}, variance={variance!r}. (When setting values directly, both `mean` and "
+                "`variance` must be set.)"
             )
         if mean is not None:
             if np.shape(mean) != np.shape(variance):
@@ -104,13 +105,14 @@ class Normalization(Layer):
         ndim = len(input_shape)
         if any(not -ndim <= a < ndim for a in self.axis):
             raise ValueError(f"Layer '{self.name}': axis {self.axis} is out of range for inputs of rank {ndim} "
-                             f"(shape {tuple(input_shape)}).")
+                             f"(shape {tuple(input_shape)}). (All `axis` values must be in the range [-ndim, ndim).)")
         self._build_input_shape = tuple(input_shape)
         self._keep_axis = tuple(sorted(a % ndim for a in self.axis))
         for a in self._keep_axis:
             if input_shape[a] is None:
                 raise ValueError(f"Layer '{self.name}' keeps statistics per position on axis {a}, so that axis "
-                                 f"needs a known size; got input shape {tuple(input_shape)}.")
+                                 f"needs a known size; got input shape {tuple(input_shape)}. (All `axis` values to be "
+                                 "kept must have a known shape.)")
         self._reduce_axis = tuple(d for d in range(ndim) if d not in self._keep_axis)
         self._broadcast_shape = tuple(input_shape[d] if d in self._keep_axis else 1 for d in range(ndim))
         stats_shape = tuple(input_shape[d] for d in self._keep_axis)
@@ -127,10 +129,11 @@ class Normalization(Layer):
         if self.input_mean is not None:
             raise ValueError(f"Layer '{self.name}' was given `mean` and `variance`; adapt() would ignore "
                              "them. Create Normalization() without them to adapt.")
-        batches = iter([data]) if hasattr(data, "shape") else iter(data)
+        batches = iter([data]) if hasattr(data, "shape") else map(self._features_of, iter(data))
         first = next(batches, None)
         if first is None:
-            raise ValueError(f"Layer '{self.name}': adapt() received no data.")
+            raise ValueError(f"Layer '{self.name}': adapt() received no data (an empty iterable, no batches). "
+                             "Pass an array or a non-empty iterable of batches, e.g. layer.adapt([x]).")
         if not self.built:
             self.build(np.shape(first))
         total_mean = total_var = None
@@ -153,11 +156,38 @@ class Normalization(Layer):
         self.adapt_mean.assign(total_mean.astype(self.adapt_mean.value.dtype))
         self.adapt_variance.assign(total_var.astype(self.adapt_variance.value.dtype))
 
+    def _features_of(self, batch):
+        """Keras's iterable adapt: an (x, y) batch adapts on x; a batch must be an array."""
+        if isinstance(batch, (tuple, list)) and batch:
+            batch = batch[0]
+        if not hasattr(batch, "shape"):
+            raise TypeError(f"Layer '{self.name}': adapt() batches must be arrays (objects with a `.shape`), got "
+                            f"{type(batch).__name__} {batch!r:.40}.")
+        return batch
+
     def _check_adapt_shape(self, shape):
         if len(shape) != len(self._build_input_shape) or any(
                 shape[d] != self._build_input_shape[d] for d in self._keep_axis):
             raise ValueError(f"Layer '{self.name}' was built for inputs of shape {self._build_input_shape}; "
-                             f"adapt() received data of shape {tuple(shape)}.")
+                             f"adapt() received data of shape {tuple(shape)} (an incompatible shape).")
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Keras's `mean` once built: the statistics broadcast to the input rank, e.g. (1, features)."""
+        return self._broadcast_statistic("mean")
+
+    @property
+    def variance(self) -> np.ndarray:
+        return self._broadcast_statistic("variance")
+
+    def _broadcast_statistic(self, which):
+        if not self.built:
+            raise AttributeError(f"Layer '{self.name}' has no `{which}` before it is built (call build() or adapt()).")
+        given = self.input_mean if which == "mean" else self.input_variance
+        if given is not None:
+            return self._broadcast(given, "float32")
+        variable = self.adapt_mean if which == "mean" else self.adapt_variance
+        return variable.numpy().reshape(self._broadcast_shape)
 
     def call(self, inputs):
         x = _float(self, inputs)

@@ -25,6 +25,7 @@ _NOT_APPLICABLE = {
     "Keras in-place weight quantization / LoRA (onnxgraph quantizes at export: model.export(quantize=...))":
         ("quantiz", "lora", "gptq", "awq", "int4", "int8", "float8"),
     "Keras dtype policies (mixed precision)": ("dtype_policy", "mixed_float16", "autocast"),
+    "TensorFlow (tf.data pipelines)": ("no module named 'tensorflow'",),
     "Keras's TensorFlow SavedModel export (onnxgraph models export ONNX: model.export(path))": ("tf_saved_model",),
     "backend-specific internals (torch params, jit, state trees, pickled live models)":
         ("torch_params", "jit_compile", "state_tree", "pickl"),

@@ -218,7 +218,11 @@ def skip_if_backend(given_backend, reason):
 
     return pytest.mark.skipif(False, reason=reason)
 
-PyDataset = not_applicable("keras.utils.PyDataset (onnxgraph's fit takes arrays and generators)")
+class PyDataset:
+    """keras.utils.PyDataset: tests subclass it, so it is a class whose instances are not applicable."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotApplicable("not applicable: keras.utils.PyDataset (onnxgraph's fit takes arrays and generators)")
 test_case = types.SimpleNamespace()  # filled below: testing.test_case
 is_flash_attention_enabled = lambda: False  # noqa: E731 - onnxruntime picks attention kernels itself
 disable_flash_attention = lambda: None  # noqa: E731

@@ -166,3 +166,43 @@ def test_merge_errors_carry_keras_wording():
         with pytest.raises(ValueError, match="should have the same length"):
             layer.compute_mask([a, b], [None])
         assert layer.compute_mask([a, b], None) is None
+
+
+def test_normalization_mean_and_variance_broadcast_like_keras():
+    layer = layers.Normalization(axis=-1, mean=5.0, variance=1.0)
+    layer.build((3, 7))
+    np.testing.assert_array_equal(layer.mean, np.full((1, 7), 5.0))
+    layer = layers.Normalization(axis=(1, 2), mean=np.zeros((10, 13)), variance=np.ones((10, 13)))
+    layer.build((None, 10, 13, 3))
+    assert layer.mean.shape == (1, 10, 13, 1) and layer.variance.shape == (1, 10, 13, 1)
+    x = np.random.default_rng(0).normal(2.0, 3.0, size=(40, 4)).astype("float32")
+    adapted = layers.Normalization()
+    adapted.adapt(x)
+    np.testing.assert_allclose(adapted.mean, x.mean(0, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(adapted.variance, x.var(0, keepdims=True), rtol=1e-4)
+    with pytest.raises(AttributeError, match="before it is built"):
+        layers.Normalization().mean
+
+
+def test_normalization_adapts_on_the_features_of_x_y_batches():
+    x = np.random.default_rng(1).random((24, 3)).astype("float32")
+    layer = layers.Normalization()
+    layer.adapt([(x[i:i + 8], np.zeros(8)) for i in range(0, 24, 8)])
+    out = layer(x)
+    np.testing.assert_allclose(out.mean(0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(out.var(0), 1.0, atol=1e-4)
+    with pytest.raises(TypeError, match="`.shape`"):
+        layers.Normalization().adapt(iter([42]))
+
+
+def test_normalization_errors_carry_keras_wording():
+    with pytest.raises(ValueError, match="both `mean` and `variance` must be set"):
+        layers.Normalization(mean=0.5)
+    with pytest.raises(ValueError, match="empty iterable"):
+        layers.Normalization().adapt([])
+    with pytest.raises(ValueError, match=r"All `axis` values must be in the range"):
+        layers.Normalization(axis=3).build((2, 2))
+    with pytest.raises(ValueError, match="incompatible shape"):
+        layer = layers.Normalization()
+        layer.adapt(np.ones((8, 4)))
+        layer.adapt(np.ones((8, 6)))
