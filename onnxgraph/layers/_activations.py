@@ -239,7 +239,8 @@ class Softmax(Layer):
         for m, i in zip(reversed(mask.shape), reversed(x.shape)):
             if m is not None and i is not None and m not in (1, i):
                 raise ValueError(f"Layer '{self.name}': the mask (shape {mask.shape}) does not broadcast to "
-                                 f"the inputs (shape {x.shape}); each mask dimension must be 1 or match.")
+                                 f"the inputs (shape {x.shape}); each mask dimension must be 1 or match (the "
+                                 "mask must be broadcastable to the inputs).")
         if mask.dtype == "bool":
             return mask
         return ops.greater(mask, _scalar(0.5, mask.dtype))

@@ -55,7 +55,8 @@ class LayerNormalization(Layer):
                              beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self.supports_masking = True
         if not isinstance(axis, (int, list, tuple)):
-            raise TypeError(f"LayerNormalization: `axis` must be an int or a list of ints, got {axis!r}.")
+            raise TypeError(f"LayerNormalization: `axis` must be an int or a list of ints, got {axis!r}. (Expected an "
+                            "int or a list/tuple of ints for the argument 'axis'.)")
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else axis
         self.epsilon = float(epsilon)
         self.center = center
@@ -81,7 +82,10 @@ class LayerNormalization(Layer):
                                      constraint=self.gamma_constraint) if (self.scale or self.rms_scaling) else None
         self.beta = self.add_weight(shape, self.beta_initializer, name="beta", regularizer=self.beta_regularizer,
                                     constraint=self.beta_constraint) if (self.center and not self.rms_scaling) else None
-        self.input_spec = InputSpec(ndim=rank, axes={a: input_shape[a] for a in self.axis})
+        # As Keras: axes counted from the end (the default -1) fit inputs of any rank with those sizes.
+        from_end = all(a < 0 for a in self.axis)
+        self.input_spec = InputSpec(ndim=None if from_end else rank, min_ndim=-min(self.axis) if from_end else None,
+                                    axes={a: input_shape[a] for a in self.axis})
 
     def call(self, inputs):
         x = inputs if dtypes.is_float(inputs.dtype) else ops.cast(inputs, self.dtype)
@@ -142,7 +146,8 @@ class GroupNormalization(Layer):
                              beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self.supports_masking = True
         if not isinstance(groups, int) or isinstance(groups, bool) or (groups <= 0 and groups != -1):
-            raise ValueError(f"GroupNormalization: `groups` must be a positive int (or -1), got {groups!r}.")
+            raise ValueError(f"GroupNormalization: `groups` must be a positive int (or -1), got {groups!r}. "
+                             "(Received an invalid value for argument `groups`.)")
         self.groups = groups
         self.axis = axis
         self.epsilon = float(epsilon)
@@ -159,12 +164,15 @@ class GroupNormalization(Layer):
         dim = input_shape[self.axis]
         if dim is None:
             raise ValueError(f"Layer '{self.name}' needs a known channel dimension (axis {self.axis}), got input "
-                             f"shape {tuple(input_shape)}.")
+                             f"shape {tuple(input_shape)}. (Axis {self.axis} of input tensor should have a defined "
+                             f"dimension but the layer received an input with shape {tuple(input_shape)}.)")
         if self.groups == -1:
             self.groups = dim
         if dim < self.groups or dim % self.groups:
+            keras_words = ("cannot be more than the number of channels" if dim < self.groups else
+                           "must be a multiple of the number of channels")
             raise ValueError(f"Layer '{self.name}': groups={self.groups} must divide the {dim} channels of input "
-                             f"shape {tuple(input_shape)}.")
+                             f"shape {tuple(input_shape)}. (Number of groups ({self.groups}) {keras_words} ({dim}).)")
         self.input_spec = InputSpec(ndim=rank, axes={self.axis: dim})
         self.gamma = self.add_weight((dim,), self.gamma_initializer, name="gamma", regularizer=self.gamma_regularizer,
                                      constraint=self.gamma_constraint) if self.scale else None

@@ -206,3 +206,24 @@ def test_normalization_errors_carry_keras_wording():
         layer = layers.Normalization()
         layer.adapt(np.ones((8, 4)))
         layer.adapt(np.ones((8, 6)))
+
+
+def test_layer_normalization_on_the_last_axis_takes_any_rank():
+    layer = layers.LayerNormalization()
+    layer.build((2, 2, 2))
+    x = np.random.default_rng(2).normal(5.0, 10.0, size=(50, 2, 2, 2)).astype("float32")
+    expected = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3)
+    np.testing.assert_allclose(layer(x), expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="last dimension is 2"):
+        layer(og.Input(shape=(3,)))
+
+
+def test_group_and_layer_normalization_errors_carry_keras_wording():
+    with pytest.raises(ValueError, match="cannot be more than the number of channels"):
+        layers.GroupNormalization(groups=5)(og.Input(shape=(2, 2, 4)))
+    with pytest.raises(ValueError, match="must be a multiple of the number of channels"):
+        layers.GroupNormalization(groups=3)(og.Input(shape=(2, 2, 4)))
+    with pytest.raises(ValueError, match="argument `groups`"):
+        layers.GroupNormalization(groups=0)
+    with pytest.raises(TypeError, match="Expected an int or a list/tuple of ints for the argument 'axis'"):
+        layers.LayerNormalization(axis={"axis": -1})
