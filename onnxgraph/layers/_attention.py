@@ -99,7 +99,7 @@ class MultiHeadAttention(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  use_gate=False, seed=None, **kwargs):
-        for arg, value in (("num_heads", num_heads), ("key_dim", key_dim), ("value_dim", value_dim or 1)):
+        for arg, value in (("num_heads", num_heads), ("key_dim", key_dim), ("value_dim", 1 if value_dim is None else value_dim)):
             positive_int("MultiHeadAttention", arg, value)
         dropout_rate("MultiHeadAttention", "dropout", dropout)
         super().__init__(**kwargs)
@@ -146,12 +146,19 @@ class MultiHeadAttention(Layer):
         self.built = True
 
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
+        if value_shape is not None:
+            key_shape = value_shape if key_shape is None else key_shape
+            if tuple(value_shape[1:-1]) != tuple(key_shape[1:-1]):
+                raise ValueError(f"Layer '{self.name}': value and key must match on every axis but the last; got "
+                                 f"value shape {tuple(value_shape)} and key shape {tuple(key_shape)}. (All dimensions "
+                                 "of `value` and `key`, except the last one, must be equal.)")
         return tuple(query_shape[:-1]) + (self._output_shape or (query_shape[-1],))
 
     def _make_sublayers(self, query_shape, value_shape, key_shape):
         if tuple(value_shape[1:-1]) != tuple(key_shape[1:-1]):
             raise ValueError(f"Layer '{self.name}': value and key must match on every axis but the last; got "
-                             f"value shape {value_shape} and key shape {key_shape}.")
+                             f"value shape {value_shape} and key shape {key_shape}. (All dimensions of `value` and "
+                             "`key`, except the last one, must be equal.)")
 
         def projection(out_dims, name, bound=1, activation=None):
             # Fresh initializer objects per sublayer, as Keras does (seeded ones stay reproducible).

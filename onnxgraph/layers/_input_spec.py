@@ -61,7 +61,8 @@ def check_input_spec(layer, specs, tensors) -> None:
             got = shape[axis]
             if got is not None and got != size:
                 which = "last dimension" if axis == -1 else f"dimension {axis}"
-                raise ValueError(f"{label} expects an input whose {which} is {size}, got shape {shape}.")
+                raise ValueError(f"{label} expects an input whose {which} is {size}, got shape {shape} (the input "
+                                 "is incompatible with the layer).")
         if spec.shape is not None:
             for want, got in zip(spec.shape, shape):
                 if want is not None and got is not None and want != got:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from onnxgraph import ops
 from onnxgraph.layers._args import int_tuple, positive_int
@@ -37,9 +38,14 @@ class Reshape(Layer):
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        self.target_shape = int_tuple("Reshape", "target_shape", target_shape, allow_minus_one=True)
+        try:
+            self.target_shape = int_tuple("Reshape", "target_shape", target_shape, allow_minus_one=True)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (Keras: each entry must be a non-negative integer or -1; received "
+                             f"target_shape={target_shape}.)") from None
         if sum(1 for d in self.target_shape if d == -1) > 1:
-            raise ValueError(f"Reshape: at most one -1 in target_shape, got {self.target_shape}.")
+            raise ValueError(f"Reshape: at most one -1 in target_shape, got {self.target_shape} (there can be at "
+                             f"most one unknown dimension; received target_shape={self.target_shape}).")
         self._build_at_init()
 
     def call(self, inputs):
@@ -66,9 +72,14 @@ class Permute(Layer):
 
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)
-        self.dims = int_tuple("Permute", "dims", dims)
+        keras_words = " (Invalid permutation argument `dims` for Permute Layer: the indices must be consecutive from 1.)"
+        try:
+            self.dims = int_tuple("Permute", "dims", dims)
+        except ValueError as exc:
+            raise ValueError(str(exc) + keras_words) from None
         if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
-            raise ValueError(f"Permute: `dims` must be a permutation of 1..{len(self.dims)}, got {self.dims}.")
+            raise ValueError(f"Permute: `dims` must be a permutation of 1..{len(self.dims)}, got {self.dims}."
+                             + keras_words)
         self.input_spec = InputSpec(ndim=len(self.dims) + 1)
 
     def call(self, inputs):
@@ -83,6 +94,9 @@ class RepeatVector(Layer):
 
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+            raise TypeError(f"RepeatVector: `n` must be a positive integer, got {n!r} (a {type(n).__name__}). "
+                            f"(Expected an integer value for `n`.)")
         self.n = positive_int("RepeatVector", "n", n)
         self.input_spec = InputSpec(ndim=2)
 

@@ -120,7 +120,10 @@ class UpSampling1D(_UpSampling):
     rank = 1
 
     def __init__(self, size=2, **kwargs):
-        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise TypeError(f"UpSampling1D: `size` must be a positive integer, got {size!r} (a {type(size).__name__}). "
+                            "(Expected an integer value for `size`.)")
+        if size <= 0:
             raise ValueError(positive_int_message("UpSampling1D", "size", size))
         super().__init__(size, **kwargs)
 

@@ -46,7 +46,9 @@ class TimeDistributed(Layer):
         # (weight paths time_distributed/dense/kernel, as in Keras).
         self.built = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None:
+            _check_time_mask(self, inputs, mask)
         inner = inputs.shape[2:]
         if None in inner:
             fold_shape = emit("Concat", [_int64([-1]), emit("Shape", [inputs], {"start": 2}, shapes=[(len(inner),)],
@@ -86,3 +88,17 @@ class TimeDistributed(Layer):
         config = dict(config)
         config["layer"] = deserialize_layer(config["layer"])
         return super().from_config(config)
+
+
+def _check_time_mask(layer, inputs, mask) -> None:
+    """Keras's TimeDistributed mask check: at least (batch, timesteps), matching the inputs there."""
+    shape = tuple(getattr(mask, "shape", ()))
+    if len(shape) < 2:
+        raise ValueError(f"Layer '{layer.name}': the `mask` passed to the `TimeDistributed` layer must be at least 2D "
+                         f"(batch_size, timesteps), got shape {shape}.")
+    for got, want in zip(shape[:2], inputs.shape[:2]):
+        if got is not None and want is not None and got != want:
+            raise ValueError(f"Layer '{layer.name}': The `mask` passed to the `TimeDistributed` layer has a shape "
+                             f"{shape} that is incompatible with the input shape {inputs.shape}; its first two "
+                             f"dimensions must be ({inputs.shape[0]}, {inputs.shape[1]}).")
+

@@ -227,3 +227,43 @@ def test_group_and_layer_normalization_errors_carry_keras_wording():
         layers.GroupNormalization(groups=0)
     with pytest.raises(TypeError, match="Expected an int or a list/tuple of ints for the argument 'axis'"):
         layers.LayerNormalization(axis={"axis": -1})
+
+
+def test_reshaping_errors_carry_keras_wording():
+    with pytest.raises(ValueError, match="Invalid permutation .*dims"):
+        layers.Permute((0, 1, 2))
+    with pytest.raises(ValueError, match="Invalid permutation .*dims"):
+        layers.Permute((1, 4, 2))
+    with pytest.raises(ValueError, match=r"non-negative integer.*-1.*target_shape=\(-2, 5\)"):
+        layers.Reshape((-2, 5))
+    with pytest.raises(ValueError, match=r"at most one unknown dimension.*target_shape=\(-1, -1, 5\)"):
+        layers.Reshape((-1, -1, 5))
+    with pytest.raises(TypeError, match="Expected an integer value for `n`"):
+        layers.RepeatVector("3")
+    with pytest.raises(ValueError, match="should be a positive integer"):
+        layers.RepeatVector(0)
+    with pytest.raises(TypeError, match="Expected an integer value for `size`"):
+        layers.UpSampling1D(2.5)
+    with pytest.raises(ValueError, match="incompatible with the layer"):
+        dense = layers.Dense(2)
+        dense.build((1, 2))
+        dense(np.ones((1, 3), "float32"))
+
+
+def test_time_distributed_checks_the_mask_shape():
+    td = layers.TimeDistributed(layers.Dense(5))
+    x = np.zeros((4, 5, 3), "float32")
+    assert td(x, mask=np.ones((4, 5), bool)).shape == (4, 5, 5)
+    for bad in (np.ones((5, 5), bool), np.ones((4, 6), bool), np.ones((4, 6, 2), bool)):
+        with pytest.raises(ValueError, match="The `mask` passed to the `TimeDistributed` layer has a shape"):
+            td(x, mask=bad)
+
+
+def test_attention_key_value_mismatch_and_bad_value_dim():
+    layer = layers.MultiHeadAttention(num_heads=4, key_dim=2, value_dim=2)
+    with pytest.raises(ValueError, match="must be equal"):
+        layer.compute_output_shape((2, 4, 8), (2, 2, 8), (2, 1, 7))
+    with pytest.raises(ValueError, match="must be equal"):
+        layer(np.ones((2, 4, 8), "float32"), np.ones((2, 2, 8), "float32"), np.ones((2, 1, 7), "float32"))
+    with pytest.raises(ValueError, match="argument `value_dim`"):
+        layers.MultiHeadAttention(num_heads=4, key_dim=4, value_dim=0)
