@@ -56,7 +56,7 @@ class Dense(Layer):
         y = emit("MatMul", [inputs, kernel], shapes=[inputs.shape[:-1] + (self.units,)], dtypes_=[self.dtype])
         if self.use_bias:
             y = emit("Add", [y, self.bias.graph_value()], shapes=[y.shape], dtypes_=[self.dtype])
-        return self.activation(y)
+        return y if self.activation is None else self.activation(y)  # Keras allows `layer.activation = None`
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,

@@ -57,8 +57,11 @@ class Embedding(Layer):
             embeddings_initializer = _ALIASES.get(embeddings_initializer, embeddings_initializer)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.mask_zero = bool(mask_zero)
-        self.supports_masking = self.mask_zero  # Keras: only a masking embedding supports masks
-        self._initial_weights = weights
+        self.supports_masking = self.mask_zero  # as Keras: only a mask_zero embedding makes a mask
+        self._initial_weights = None
+        if weights is not None:  # Keras builds at once: `layer.embeddings` holds them after __init__
+            self.build()
+            self.set_weights(weights if isinstance(weights, list) and len(weights) == 1 else [weights])
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight((self.input_dim, self.output_dim), self.embeddings_initializer,

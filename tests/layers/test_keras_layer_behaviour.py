@@ -267,3 +267,20 @@ def test_attention_key_value_mismatch_and_bad_value_dim():
         layer(np.ones((2, 4, 8), "float32"), np.ones((2, 2, 8), "float32"), np.ones((2, 1, 7), "float32"))
     with pytest.raises(ValueError, match="argument `value_dim`"):
         layers.MultiHeadAttention(num_heads=4, key_dim=4, value_dim=0)
+
+
+def test_embedding_weights_argument_and_masking_flag():
+    for weights in (np.ones((3, 4), "float32"), [np.ones((3, 4), "float32")]):
+        layer = layers.Embedding(3, 4, weights=weights)
+        assert layer.built
+        np.testing.assert_array_equal(layer.embeddings.numpy(), np.ones((3, 4)))
+    assert not layers.Embedding(3, 4).supports_masking
+    assert layers.Embedding(3, 4, mask_zero=True).supports_masking
+
+
+def test_dense_activation_may_be_set_to_none():
+    layer = layers.Dense(2, use_bias=False)
+    layer.build((1, 2))
+    layer.set_weights([np.array([[1.0, -2.0], [3.0, -4.0]], "float32")])
+    layer.activation = None
+    np.testing.assert_allclose(layer(np.array([[-1.0, 2.0]], "float32")), [[5.0, -6.0]])
