@@ -11,7 +11,8 @@ __all__ = ["map_graph"]
 
 def _check_tensor(t, what):
     if not isinstance(t, SymbolicTensor):
-        raise ValueError(f"Model {what} must be symbolic tensors (from Input() or layer calls), got {t!r}.")
+        raise ValueError(f"Model {what} must be symbolic tensors (from Input() or layer calls), got {t!r}. "
+                         f"(All `{what}` values must be KerasTensors.)")
     if t._keras_history is None:
         raise ValueError(
             f"Model {what} tensor {t} was not produced by a layer call. Compute it with a layer "

@@ -27,6 +27,9 @@ def _convert(sig: InputSignature, value) -> np.ndarray:
     if (type(value) is np.ndarray and value.dtype == sig.np_dtype and value.ndim == len(sig.shape)
             and value.flags.c_contiguous and all(w is None or w == g for w, g in zip(sig.shape, value.shape))):
         return value  # the common case, checked without copies
+    if value is None:
+        raise ValueError(f"Input '{sig.name}' received None, but it is not optional: pass an array with "
+                         f"{_describe(sig)} (an ONNX graph input always needs a value).")
     try:
         array = np.asarray(value)
     except Exception as exc:  # noqa: BLE001 - ragged lists etc.

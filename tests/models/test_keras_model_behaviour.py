@@ -75,3 +75,12 @@ def test_one_entry_loss_list_is_that_loss():
     model.compile(optimizer="sgd", loss="mse", metrics={"nope": ["mae"]})
     with pytest.raises(ValueError, match="Invalid `metrics`"):  # checked against the outputs at fit
         model.fit(data, (data[:, :1], data[:, 1:2]), epochs=1, verbose=0)
+
+
+def test_none_for_an_input_and_non_tensor_model_inputs_are_refused_clearly():
+    a, b = og.Input(shape=(2,), name="a"), og.Input(shape=(2,), name="b")
+    model = og.Model({"a": a, "b": b}, layers.Add()([a, b]))
+    with pytest.raises(ValueError, match="Input 'b' received None, but it is not optional"):
+        model({"a": np.ones((2, 2), "float32"), "b": None})
+    with pytest.raises(ValueError, match="All `inputs` values must be KerasTensors"):
+        og.Model({"a": "a"}, layers.Dense(1)(a))
