@@ -40,7 +40,7 @@ def check_output_size(layer, input_shape, k_eff, strides, padding) -> None:
                 f"Layer '{layer.name}': input shape {tuple(input_shape)} is too small for kernel_size "
                 f"{layer.kernel_size} with dilation_rate {getattr(layer, 'dilation_rate', None)} and "
                 f"padding='{padding}' (the output would have size {out}). Use padding='same' or a "
-                "larger input."
+                "larger input. (Computed output size would be zero or negative.)"
             )
 
 
@@ -59,9 +59,15 @@ class BaseConv(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         rank = self.rank
         filters = positive_int(type(self).__name__, "filters", filters)
-        if positive_int(type(self).__name__, "groups", groups) and filters % groups:
+        try:
+            positive_int(type(self).__name__, "groups", groups)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (The number of groups must be a positive integer. Received: groups={groups}.)") \
+                from None
+        if filters % groups:
             raise ValueError(f"{type(self).__name__}: `groups` must be a positive int dividing filters "
-                             f"({filters}), got groups={groups!r}.")
+                             f"({filters}), got groups={groups!r}. (The number of filters must be evenly divisible "
+                             f"by the number of groups. Received: groups={groups}, filters={filters}.)")
         if lora_rank:
             raise ValueError(f"{type(self).__name__}: LoRA (lora_rank) is not supported; leave it None.")
         self.filters = filters
@@ -74,7 +80,9 @@ class BaseConv(Layer):
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{type(self).__name__}: strides > 1 together with dilation_rate > 1 is not "
                              f"supported (Keras rule); got strides={self.strides}, "
-                             f"dilation_rate={self.dilation_rate}.")
+                             f"dilation_rate={self.dilation_rate}. (`strides > 1` not supported in conjunction "
+                             f"with `dilation_rate > 1`. Received: strides={self.strides} and "
+                             f"dilation_rate={self.dilation_rate})")
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)

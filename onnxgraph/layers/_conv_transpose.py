@@ -44,11 +44,13 @@ class BaseConvTranspose(Layer):
         if self.output_padding is not None and any(p >= s for p, s in zip(self.output_padding, self.strides)):
             raise ValueError(f"{type(self).__name__}: each `output_padding` value must be smaller than the "
                              f"stride on its axis; got output_padding={self.output_padding}, "
-                             f"strides={self.strides}.")
+                             f"strides={self.strides}. (`output_padding` must be strictly less than `strides`.)")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{type(self).__name__}: strides > 1 together with dilation_rate > 1 is not "
                              f"supported (Keras rule); got strides={self.strides}, "
-                             f"dilation_rate={self.dilation_rate}.")
+                             f"dilation_rate={self.dilation_rate}. (`strides > 1` not supported in conjunction "
+                             f"with `dilation_rate > 1`. Received: strides={self.strides} and "
+                             f"dilation_rate={self.dilation_rate})")
         self.data_format = standardize_data_format(data_format)
         self.activation = activations.get(activation)
         self.use_bias = use_bias

@@ -51,7 +51,10 @@ def standardize_tuple(value, n: int, name: str, allow_zero: bool = False) -> tup
     low = 0 if allow_zero else 1
     if any(v < low for v in result):
         kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"`{name}` must contain {kind} ints, got {value!r}.")
+        bad = {v for v in result if v < low}
+        raise ValueError(f"`{name}` must contain {kind} ints, got {value!r}. (The `{name}` argument must be a tuple "
+                         f"of {n} integers. Received {name}={value!r}, including values {bad} that do not satisfy "
+                         f"`value {'>=' if allow_zero else '>'} 0`.)")
     return result
 
 

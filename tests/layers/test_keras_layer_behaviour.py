@@ -284,3 +284,19 @@ def test_dense_activation_may_be_set_to_none():
     layer.set_weights([np.array([[1.0, -2.0], [3.0, -4.0]], "float32")])
     layer.activation = None
     np.testing.assert_allclose(layer(np.array([[-1.0, 2.0]], "float32")), [[5.0, -6.0]])
+
+
+def test_conv_errors_carry_keras_wording():
+    with pytest.raises(ValueError, match=r"The `kernel_size` argument must be a tuple of 2 integers. Received "
+                                         r"kernel_size=\(1, 0\), including values \{0\}"):
+        layers.Conv2D(2, (1, 0))
+    with pytest.raises(ValueError, match="The number of groups must be a positive integer. Received: groups=0."):
+        layers.Conv2D(5, 2, groups=0)
+    with pytest.raises(ValueError, match="evenly divisible by the number of groups. Received: groups=2, filters=5."):
+        layers.Conv2D(5, 2, groups=2)
+    with pytest.raises(ValueError, match="`strides > 1` not supported in conjunction with `dilation_rate > 1`"):
+        layers.Conv2D(2, 3, strides=2, dilation_rate=2)
+    with pytest.raises(ValueError, match="`output_padding` must be strictly less than `strides`"):
+        layers.Conv1DTranspose(2, 3, strides=2, output_padding=2)
+    with pytest.raises(ValueError, match="Computed output size would be zero or negative"):
+        layers.DepthwiseConv1D(11)(og.Input(shape=(10, 3)))
