@@ -74,8 +74,8 @@ def _rows(model, with_connections, show_trainable, expand_nested, indent=""):
     if type(model).__name__ == "Sequential":
         layers = [layer for layer in layers if type(layer).__name__ != "InputLayer"]
     for layer in layers:
-        params = layer.count_params() if layer.built else 0
-        row = [f"{indent}{layer.name} ({_type_name(layer)})", _shape_text(model, layer), f"{params:,}"]
+        params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+        row = [f"{indent}{layer.name} ({_type_name(layer)})", _shape_text(model, layer), params]
         if with_connections:
             row.append(_connections(model, layer))
         if show_trainable:
@@ -116,7 +116,8 @@ def _table(headers, rows, right_align) -> list[str]:
 
 def print_summary(model, line_length=None, print_fn=None, expand_nested=False, show_trainable=False):
     print_fn = print_fn or print
-    if not model.built:
+    if not model.built and not (type(model).__name__ == "Sequential" and model.layers):
+        # Keras prints an unbuilt Sequential's layers ("?" shapes, "0 (unbuilt)"); other models need a call.
         raise ValueError(
             f"Model '{model.name}' has not been built yet: call it on data (or build it) before summary()."
         )

@@ -84,3 +84,15 @@ def test_none_for_an_input_and_non_tensor_model_inputs_are_refused_clearly():
         model({"a": np.ones((2, 2), "float32"), "b": None})
     with pytest.raises(ValueError, match="All `inputs` values must be KerasTensors"):
         og.Model({"a": "a"}, layers.Dense(1)(a))
+
+
+def test_summary_of_an_unbuilt_sequential_lists_its_layers(capsys):
+    model = og.Sequential([layers.Dense(4), layers.Dense(5)], name="seq")
+    model.summary()
+    text = capsys.readouterr().out
+    assert "dense (Dense)" in text and text.count("0 (unbuilt)") == 2 and "Total params: 0" in text
+    model(np.ones((3, 2), "float32"))
+    model.summary()
+    assert "Total params: 37" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="not been built"):
+        og.Sequential().summary()
