@@ -22,6 +22,7 @@ from onnxgraph.backend.ir import KerasHistory, SymbolicTensor, _ids
 from onnxgraph.backend.scope import current_options, current_scope, name_scope
 from onnxgraph.backend.variable import Variable
 from onnxgraph.layers import _mask_flow as _masks
+from onnxgraph.layers import _call_args as _calls
 from onnxgraph.layers import _onnxscript_hook as _onnxscript
 from onnxgraph.layers._input_spec import check_input_spec
 from onnxgraph.layers._node import LayerNode, is_recording
@@ -64,15 +65,6 @@ class Layer:
             input_shape = (input_dim,)
         self._batch_input_shape = (batch_size, *input_shape) if input_shape is not None else None
         self._call_params = set(inspect.signature(self.call).parameters)
-
-    def _build_at_init(self) -> None:
-        """Keras 3: a layer with no build() of its own (stateless) is built once constructed.
-
-        Called at the end of the stateless layers' __init__; a subclass that defines build()
-        stays unbuilt until that build runs.
-        """
-        if type(self).build is Layer.build:
-            self.built = True
 
     def __init_subclass__(cls, **kwargs):
         # As in Keras, a layer is built once its own `build` returns, however it was called
@@ -183,6 +175,7 @@ class Layer:
         return _unique(self._non_trainable_vars + [w for layer in self._layers for w in layer.non_trainable_weights])
 
     variables = weights
+    _build_at_init = _calls.build_at_init  # Keras 3: stateless layers are built once constructed
     trainable_variables = trainable_weights
     non_trainable_variables = non_trainable_weights
 
@@ -272,8 +265,7 @@ class Layer:
 
     # -- calling -----------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if not args and kwargs:  # Keras: the first input may be passed by name (layer(inputs=x), query=...)
-            args, kwargs = _first_input_positional(self, kwargs)
+        args, kwargs = _calls.first_input_positional(self.call, args, kwargs)  # layer(inputs=x), mha(query=q)
         try:
             flat_inputs = [x for x in flatten((args, kwargs)) if isinstance(x, SymbolicTensor)]
         except RecursionError:
@@ -384,16 +376,6 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
-
-
-def _first_input_positional(layer, kwargs):
-    """(args, kwargs) with call()'s first parameter moved out of kwargs, as Keras's CallSpec does."""
-    for name, param in inspect.signature(layer.call).parameters.items():
-        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD) and name in kwargs:
-            kwargs = dict(kwargs)
-            return (kwargs.pop(name),), kwargs
-        break
-    return (), kwargs
 
 
 def _all_sublayers(layer):
