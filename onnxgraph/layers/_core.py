@@ -109,7 +109,10 @@ class Dropout(Layer):
                              f"dims, the inputs {inputs.shape} have {inputs.ndim}.")
         shared = [i for i, d in enumerate(self.noise_shape) if d == 1 and inputs.shape[i] != 1]
         base = ops.max(inputs, axis=shared, keepdims=True) if shared else inputs
-        ones = ops.ones_like(base)  # Shape + Expand: no gradient path back to the inputs
+        # 1 wherever the input is a number, computed from the data (a Shape-based ones_like of a
+        # static shape is a constant, and onnxruntime 1.32 folds a Dropout of a constant away).
+        # Equal has no gradient, so no gradient path goes back to the inputs through the mask.
+        ones = ops.cast(ops.equal(base, base), inputs.dtype)
         scale, _ = emit("Dropout", [ones, _scalar(self.rate, inputs.dtype), _scalar(True, "bool")], attrs,
                         outputs=2, shapes=[ones.shape, ones.shape], dtypes_=[inputs.dtype, "bool"])
         return ops.multiply(inputs, scale)  # 0 or 1 / (1 - rate), as the ONNX Dropout scales

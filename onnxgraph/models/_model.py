@@ -77,14 +77,6 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
         raise AttributeError(f"Model '{self.name}': `Model.layers` attribute is reserved and should not be used. "
                              "Please use another name (e.g. self.blocks = [...]); `layers` lists the tracked layers.")
 
-    def to_json(self, **kwargs) -> str:
-        """The model's config as a JSON string (Keras `to_json`; rebuild it with `model_from_json`)."""
-        import json
-
-        from onnxgraph.saving import serialize_keras_object
-
-        return json.dumps(serialize_keras_object(self), **kwargs)
-
     @property
     def input(self):
         self._require_graph("input")

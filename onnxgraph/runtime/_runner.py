@@ -34,7 +34,11 @@ def make_session(model_bytes: bytes, providers="auto", threads: int | None = Non
         options.intra_op_num_threads = threads
     for key, value in {**spin_config(), **(config or {})}.items():
         options.add_session_config_entry(key, str(value))
-    return ort.InferenceSession(model_bytes, sess_options=options, providers=resolve_providers(providers))
+    # onnxruntime 1.32 removes a Dropout in training mode whose mask nobody reads when its output
+    # feeds another node (1.19 keeps it): `layer(x, training=True)`, MC-dropout models and the
+    # noise_shape mask would silently stop dropping. onnxgraph emits Dropout only when it must drop.
+    return ort.InferenceSession(model_bytes, sess_options=options, providers=resolve_providers(providers),
+                                disabled_optimizers=["EliminateDropout"])
 
 
 class GraphRunner:
