@@ -154,12 +154,7 @@ InputSpec = layers.InputSpec
 Layer = og.Layer
 
 
-def model_from_json(json_string, custom_objects=None):
-    import json
-
-    from onnxgraph.saving import deserialize_keras_object
-
-    return deserialize_keras_object(json.loads(json_string), custom_objects=custom_objects)
+model_from_json = og.models.model_from_json  # Keras's layout both ways (onnxgraph.saving._keras_config)
 
 
 models = types.SimpleNamespace(Model=Model, Sequential=Sequential, Functional=Functional,
