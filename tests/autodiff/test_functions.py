@@ -1,19 +1,16 @@
 """Nodes calling ONNX local functions (onnxscript @script()) are inlined, then differentiated."""
 
 import numpy as np
-import pytest
 
-onnxscript = pytest.importorskip("onnxscript")
-
-import onnxgraph as og  # noqa: E402
-from onnxgraph import layers  # noqa: E402
-from onnxgraph.autodiff import gradients  # noqa: E402
-from onnxgraph.backend.emit import emit  # noqa: E402
-from onnxgraph.backend.graph import collect  # noqa: E402
-from onnxscript import script  # noqa: E402
-from onnxscript import opset21 as op  # noqa: E402
-from onnxscript.values import Opset  # noqa: E402
-from tests.autodiff.gradcheck import check_model  # noqa: E402
+import onnxgraph as og
+from onnxgraph import layers
+from onnxgraph.autodiff import gradients
+from onnxgraph.backend.emit import emit
+from onnxgraph.backend.graph import collect
+from onnxscript import script
+from onnxscript import opset21 as op
+from onnxscript.values import Opset
+from tests.autodiff.gradcheck import check_model
 
 custom = Opset("tests.autodiff", 1)
 
