@@ -243,6 +243,33 @@ def test_decayed_slots_are_flushed_every_flush_every_steps_and_weights_unchanged
         np.testing.assert_array_equal(a, b)
 
 
+def test_cpu_flush_zeroes_the_adam_momentum_band_in_place_and_training_goes_on():
+    from onnxgraph.optimizers._base import FLUSH_EVERY
+
+    og.utils.set_random_seed(3)
+    inputs = og.Input(shape=(6,))
+    model = og.Model(inputs, layers.Dense(3)(inputs))
+    model.compile(optimizer=optimizers.Adam(1e-3), loss="mse", engine="onnx", providers="cpu")
+    x = np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)
+    y = np.zeros((8, 3), np.float32)
+    model.train_on_batch(x, y)
+    engine = model._engine
+    assert engine._flush.session is None  # on the CPU: numpy on the buffers, no flush graph
+    dead = x.copy()
+    dead[:, 0] = 0
+    momentum = engine.graphs.slot_inputs[("momentum", engine.trainable[0])]
+    engine._value(momentum).numpy()[0] = 1e-33  # normal, but 1e-33 * alpha is subnormal
+    while engine.optimizer.iterations % FLUSH_EVERY:
+        engine.train_step([dead, y, np.ones(8, np.float32)])
+    assert np.all(engine._value(momentum).numpy()[0] == 0)
+    assert np.all(np.abs(engine._value(momentum).numpy()[1:]) > 1e-6)
+    before = [w.copy() for w in model.get_weights()]
+    model.train_on_batch(x, y)  # the flushed buffer is the one the next step reads
+    after = model.get_weights()
+    assert not np.array_equal(before[0][1:], after[0][1:])
+    assert model.optimizer.get_state()["momentum/0"][0, 0] != 0  # live again: input 0 is back
+
+
 def test_providers_cuda_trains_on_cuda_or_says_why_not():
     x, y = _data()
     model = _mlp()
