@@ -270,6 +270,21 @@ def test_cpu_flush_zeroes_the_adam_momentum_band_in_place_and_training_goes_on()
     assert model.optimizer.get_state()["momentum/0"][0, 0] != 0  # live again: input 0 is back
 
 
+def test_each_step_reads_its_own_learning_rate_and_iteration():
+    # The two scalars are written in place into arrays the bound OrtValues wrap: a stale value shows here.
+    inputs = og.Input(shape=(1,))
+    model = og.Model(inputs, layers.Dense(1, use_bias=False, kernel_initializer="ones")(inputs))
+    model.compile(optimizer=optimizers.SGD(learning_rate=lambda step: 0.01 * (step + 1)), loss="mse",
+                  engine="onnx", providers="cpu")
+    x, y = np.ones((1, 1), np.float32), np.zeros((1, 1), np.float32)
+    want = 1.0
+    for step in range(5):
+        model.train_on_batch(x, y)
+        want *= 1 - 2 * 0.01 * (step + 1)  # d(w^2)/dw = 2w
+        np.testing.assert_allclose(model.get_weights()[0], [[want]], rtol=1e-6)
+    assert model.optimizer.iterations == 5
+
+
 def test_providers_cuda_trains_on_cuda_or_says_why_not():
     x, y = _data()
     model = _mlp()
