@@ -270,6 +270,34 @@ def test_cpu_flush_zeroes_the_adam_momentum_band_in_place_and_training_goes_on()
     assert model.optimizer.get_state()["momentum/0"][0, 0] != 0  # live again: input 0 is back
 
 
+def test_flush_graph_for_other_devices_zeroes_what_the_numpy_flush_zeroes():
+    # The graph path (used off the CPU) run here on the CPU: same thresholds, buffers swapped, bindings re-pointed.
+    inputs = og.Input(shape=(4,))
+    model = og.Model(inputs, layers.Dense(2)(inputs))
+    model.compile(optimizer=optimizers.Adam(1e-3), loss="mse", engine="onnx", providers="cpu")
+    x, y = np.ones((4, 4), np.float32), np.zeros((4, 2), np.float32)
+    model.train_on_batch(x, y)
+    engine, flush = model._engine, model._engine._flush
+    values = np.float32([[1e-33, 4e-45], [1e-3, -5e-32], [0.5, 1e-39], [-1e-30, 2.0]])  # limit ~8.3e-32
+    m_name = engine.graphs.slot_inputs[("momentum", engine.trainable[0])]
+    v_name = engine.graphs.slot_inputs[("velocity", engine.trainable[0])]
+    results = {}
+    for path in ("numpy", "graph"):
+        for name in (m_name, v_name):
+            engine._value(name).update_inplace(values.copy())
+        flush.session = None if path == "numpy" else flush._graph_session("cpu", None)
+        flush.run()
+        results[path] = [engine._value(name).numpy().copy() for name in (m_name, v_name)]
+    for got, want in zip(results["graph"], results["numpy"]):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(results["numpy"][0], np.float32([[0, 0], [1e-3, 0], [0.5, 0], [-1e-30, 2.0]]))
+    np.testing.assert_array_equal(results["numpy"][1], np.float32([[1e-33, 0], [1e-3, -5e-32], [0.5, 0], [-1e-30, 2]]))
+    before = model.get_weights()[0]
+    model.train_on_batch(x, y)  # the step reads the flushed buffer the graph wrote
+    assert not np.array_equal(model.get_weights()[0], before)
+    assert np.isfinite(model.optimizer.get_state()["momentum/0"]).all()
+
+
 def test_each_step_reads_its_own_learning_rate_and_iteration():
     # The two scalars are written in place into arrays the bound OrtValues wrap: a stale value shows here.
     inputs = og.Input(shape=(1,))
