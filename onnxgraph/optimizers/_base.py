@@ -11,10 +11,20 @@ import numpy as np
 from onnxgraph.optimizers import schedules
 from onnxgraph.utils._naming import auto_name
 
-__all__ = ["Optimizer", "FLUSH_EVERY", "check_real"]
+__all__ = ["Optimizer", "FLUSH_EVERY", "check_real", "flush_small"]
 
 # Steps between two flushes of subnormal slot values (see Optimizer._flush_subnormal_slots).
 FLUSH_EVERY = 16
+
+
+def flush_small(a: np.ndarray, threshold: float, work: np.ndarray | None = None) -> None:
+    """Zero, in place, the entries of the float array `a` whose magnitude is below `threshold`.
+
+    `work`, an array shaped and typed like `a`, saves an allocation."""
+    if a.dtype.kind != "f" or not a.size:
+        return
+    magnitude = np.abs(a, out=work) if work is not None and work.dtype == a.dtype else np.abs(a)
+    np.copyto(a, 0, where=magnitude < a.dtype.type(threshold))
 
 
 class Optimizer:
@@ -227,13 +237,18 @@ class Optimizer:
         such a slot adds to an update is far below the resolution of any parameter it updates,
         so zeroing it every `FLUSH_EVERY` steps leaves the trained weights unchanged.
         """
-        for arrays in self._slots.values():
+        for slot, arrays in self._slots.items():
             for k, a in enumerate(arrays):
-                if a.dtype.kind != "f" or not a.size:
-                    continue
                 work = self._scratch[k][0] if k < len(self._scratch) else None
-                magnitude = np.abs(a, out=work) if work is not None and work.dtype == a.dtype else np.abs(a)
-                np.copyto(a, 0, where=magnitude < np.finfo(a.dtype).tiny)
+                flush_small(a, self._flush_threshold(slot, a.dtype), work)
+
+    def _flush_threshold(self, slot: str, dtype) -> float:
+        """Values of `slot` below this magnitude are zeroed by the flush: the smallest normal float.
+
+        An optimizer raises it for a slot whose small values would still make its update
+        compute on subnormals (Adam's `m * alpha`), where it can show the values count for nothing.
+        """
+        return float(np.finfo(dtype).tiny)
 
     def apply_gradients(self, grads_and_vars) -> int:
         """Keras-style `apply_gradients([(grad, param), ...])`; returns the new `iterations`."""

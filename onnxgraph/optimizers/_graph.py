@@ -51,11 +51,13 @@ def op(op_type: str, *inputs, **attrs):
     return emit(op_type, list(inputs), attrs or None, shapes=[shape], dtypes_=[inputs[0].dtype])
 
 
-def flush_subnormal(x):
-    """x with the values below the smallest normal float set to zero (see
-    `Optimizer._flush_subnormal_slots`; the "onnx" engine runs this on the slots every FLUSH_EVERY steps)."""
-    tiny = scalar(np.finfo(dtypes.to_numpy(x.dtype)).tiny, x.dtype)
-    small = emit("Less", [op("Abs", x), tiny], shapes=[x.shape], dtypes_=["bool"])
+def flush_subnormal(x, threshold: float | None = None):
+    """x with the values below `threshold` (default: the smallest normal float) set to zero (see
+    `Optimizer._flush_subnormal_slots`; the "onnx" engine on CUDA runs this on the slots every
+    FLUSH_EVERY steps)."""
+    if threshold is None:
+        threshold = np.finfo(dtypes.to_numpy(x.dtype)).tiny
+    small = emit("Less", [op("Abs", x), scalar(threshold, x.dtype)], shapes=[x.shape], dtypes_=["bool"])
     return emit("Where", [small, scalar(0.0, x.dtype), x], shapes=[x.shape], dtypes_=[x.dtype])
 
 

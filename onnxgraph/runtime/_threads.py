@@ -6,8 +6,9 @@ here, a toy ResNet session burnt 8 ms of CPU in the 20 ms after each run (0.1 ms
 spinning), CPU that the process's other sessions (another model, the training engine's
 eval session, a server's event loop) needed. onnxruntime-training 1.19.2's Python API has
 no process-wide (global) thread pool (`use_per_session_threads` is C API only), so
-onnxgraph turns spinning off for every session it creates. A process that runs one model
-in a tight loop on otherwise idle cores can turn it back on.
+onnxgraph turns spinning off for every session it creates, except the "onnx" training
+engine's train-step session, which fit runs back to back (see trainer/_onnx_engine.py). A
+process that runs one model in a tight loop on otherwise idle cores can turn it back on.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ import warnings
 import numpy as np
 
 from onnxgraph.backend import transforms
-from onnxgraph.optimizers._base import FLUSH_EVERY
+from onnxgraph.backend.variable import state_epoch
+from onnxgraph.optimizers._base import FLUSH_EVERY, flush_small
 from onnxgraph.runtime._providers import import_onnxruntime
 from onnxgraph.runtime._runner import make_session
 from onnxgraph.trainer._engine import _with_masks
@@ -27,9 +28,15 @@ from onnxgraph.trainer._step_graph import build_step_graphs, initial_slots
 __all__ = ["OnnxEngine"]
 
 # No "session.set_denormal_as_zero": onnxruntime applies the first session's choice to the whole
-# process (numpy included). A small flush graph zeroes subnormal slot values every FLUSH_EVERY
-# steps instead, like the numpy optimizers (in every step it cost ~30% of an MLP step).
+# process (numpy included). `_FlushSlots` zeroes the slot values that would compute as subnormals
+# every FLUSH_EVERY steps instead, like the numpy optimizers (in every step it cost ~30% of an MLP step).
 _SESSION_CONFIG: dict = {}
+# The train-step session alone spins its idle intra-op workers (onnxruntime's default), whatever the
+# process-wide policy (`og.runtime.set_thread_spinning`): fit runs it back to back, and parked workers
+# cost a wake-up per parallel node (2 threads, MNIST MLP: +15-25% steps/s on onnxruntime 1.19 and
+# 1.32). Once fit stops, its workers spin out onnxruntime's bounded spin (~50 ms of CPU) and park.
+# "session.force_spinning_stop" (park after every run) measured no faster than not spinning.
+_TRAIN_SESSION_CONFIG: dict = {"session.intra_op.allow_spinning": "1"}
 
 
 _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
@@ -63,7 +70,8 @@ class OnnxEngine:
         self.trainable = graphs.trainable
         self.frozen = [name for name in self.params if name not in set(graphs.trainable)]
         self._ort = ort = import_onnxruntime()
-        self.session = make_session(graphs.train_proto.SerializeToString(), providers, threads, _SESSION_CONFIG)
+        self.session = make_session(graphs.train_proto.SerializeToString(), providers, threads,
+                                    {**_SESSION_CONFIG, **_TRAIN_SESSION_CONFIG})
         self.eval_session = make_session(graphs.eval_proto.SerializeToString(), providers, threads, _SESSION_CONFIG)
         self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
         wanted_cuda = providers == "cuda" or (isinstance(providers, (list, tuple)) and providers and
@@ -89,6 +97,11 @@ class OnnxEngine:
             first = self._buffers[name][0]
             self._buffers[name].append(ort.OrtValue.ortvalue_from_shape_and_type(
                 first.shape(), self._dtype[name], self.device, 0))
+        # The learning rate and iteration count live in two numpy scalars that the OrtValues bound in
+        # both bindings wrap (on the CPU an OrtValue views the numpy memory): a step writes them in
+        # place instead of binding two new inputs (~5 us each).
+        self._lr, self._iteration = np.zeros((), np.float64), np.zeros((), np.int64)
+        self._scalars = [ort.OrtValue.ortvalue_from_numpy(a, "cpu", 0) for a in (self._lr, self._iteration)]
         self._bindings = [self._binding(parity) for parity in (0, 1)]
         # Losses and predictions go to CPU OrtValues of our own, made once per batch size, so a step
         # reads them without wrapping every bound output (get_outputs() costs ~150 us on the MLP).
@@ -97,6 +110,7 @@ class OnnxEngine:
         self._fetch_values = [None, None]
         self._fetch_batch = [None, None]
         self._versions = {name: var.version for name, (var, _) in self.params.items()}
+        self._epoch_seen = state_epoch()
         self._dirty = False
         self._warned = False
         self._flush = _FlushSlots(self, providers, threads) if graphs.slot_inputs else None
@@ -142,6 +156,8 @@ class OnnxEngine:
         for name in self.params:
             if name not in updated:
                 binding.bind_ortvalue_input(name, self._buffers[name][0])
+        binding.bind_ortvalue_input(self.graphs.lr_name, self._scalars[0])
+        binding.bind_ortvalue_input(self.graphs.iteration_name, self._scalars[1])
         return binding
 
     @property
@@ -160,8 +176,8 @@ class OnnxEngine:
         for name, value in zip(self.graphs.feed_names, feeds):
             binding.bind_cpu_input(name, np.ascontiguousarray(value))
         fetched = self._bind_fetches(binding, len(feeds[0]) if feeds and np.ndim(feeds[0]) else None)
-        binding.bind_cpu_input(self.graphs.lr_name, np.asarray(self.optimizer.learning_rate, np.float64))
-        binding.bind_cpu_input(self.graphs.iteration_name, np.asarray(self.optimizer.iterations, np.int64))
+        self._lr[()] = self.optimizer.learning_rate
+        self._iteration[()] = self.optimizer.iterations
         self.session.run_with_iobinding(binding)
         if fetched is None:
             outputs = binding.get_outputs()
@@ -233,16 +249,20 @@ class OnnxEngine:
             opt._shapes = [tuple(self._value(n).shape()) for n in self.trainable]
             opt.built = True
             self._slots_seen = opt._slots
+        self._epoch_seen = state_epoch()  # our own assigns above are no change to pull back
         self._dirty = False
 
     def pull_from_model(self) -> None:
         """Copy Variables changed outside training (set_weights, load) and restored optimizer slots in."""
+        if state_epoch() == self._epoch_seen and self.optimizer._slots is self._slots_seen:
+            return  # no Variable anywhere was assigned since the last look (a step's usual case)
         for name, (var, transform) in self.params.items():
             if var.version != self._versions[name]:
                 self._value(name).update_inplace(np.ascontiguousarray(transforms.apply(var.value, transform)))
                 self._versions[name] = var.version
         if self.optimizer._slots is not self._slots_seen:
             self._push_slots()
+        self._epoch_seen = state_epoch()
 
     def close(self) -> None:
         self._flush = None
@@ -252,28 +272,46 @@ class OnnxEngine:
 
 
 class _FlushSlots:
-    """Zero subnormal slot values: reads each slot's current buffer, writes the other, then the two
-    swap roles (the step bindings are re-pointed), so no buffer is read and written by one run."""
+    """Zero the slot values below the optimizer's flush threshold (`Optimizer._flush_threshold`).
+
+    On the CPU the current buffers are numpy views: zeroed in place between two steps (~1 us per
+    1,000 values; the step bindings stay as they are). On another device a small graph reads each
+    slot's current buffer and writes the other, then the two swap roles (the step bindings are
+    re-pointed), so no buffer is read and written by one run."""
 
     def __init__(self, engine, providers, threads):
+        self.engine = engine
+        self.names = list(engine.graphs.slot_inputs.values())
+        self.thresholds = {name: engine.optimizer._flush_threshold(slot, engine._dtype[name])
+                           for (slot, _), name in engine.graphs.slot_inputs.items()}
+        self.session = None if engine.device == "cpu" else self._graph_session(providers, threads)
+        self._work: dict = {}  # dtype -> one scratch array as large as the largest slot of that dtype
+
+    def _graph_session(self, providers, threads):
         from onnxgraph.backend.graph import Graph
         from onnxgraph.backend.serialize import to_model_proto
         from onnxgraph.layers._input_layer import placeholder
         from onnxgraph.optimizers._graph import flush_subnormal
 
-        self.engine = engine
-        self.names = list(engine.graphs.slot_inputs.values())
         inputs, outputs = [], []
         for name in self.names:
-            value = engine._buffers[name][0].numpy()  # once, at engine build
-            inputs.append(placeholder(value.shape, str(value.dtype), name))
-            outputs.append(flush_subnormal(inputs[-1]))
+            buffer = self.engine._buffers[name][0]
+            inputs.append(placeholder(tuple(buffer.shape()), str(self.engine._dtype[name]), name))
+            outputs.append(flush_subnormal(inputs[-1], self.thresholds[name]))
         graph = Graph(_nodes(outputs), inputs, outputs, self.names, [f"flushed/{n}" for n in self.names])
         proto, _ = to_model_proto(graph, name="flush_subnormal_slots")
-        self.session = make_session(proto.SerializeToString(), providers, threads)
+        return make_session(proto.SerializeToString(), providers, threads)
 
     def run(self) -> None:
         engine = self.engine
+        if self.session is None:
+            for name in self.names:  # OrtValue.numpy() on the CPU views the buffer the next step reads
+                value = engine._value(name).numpy()
+                work = self._work.get(value.dtype)
+                if work is None or work.size < value.size:
+                    work = self._work[value.dtype] = np.empty(value.size, value.dtype)
+                flush_small(value, self.thresholds[name], work[:value.size].reshape(value.shape))
+            return
         current = engine._current
         binding = self.session.io_binding()
         for name in self.names:

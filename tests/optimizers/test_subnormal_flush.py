@@ -83,3 +83,25 @@ def test_float64_slots_use_their_own_threshold():
     optimizer._flush_subnormal_slots()
     assert optimizer._slots["momentum"][0][0] == pytest.approx(1e-39)
     assert optimizer._slots["momentum"][0][1] == 0.0
+
+
+def test_adam_momentum_flush_starts_where_m_times_alpha_would_turn_subnormal():
+    # m in [tiny, tiny / alpha] is a normal float, but alpha * m (alpha ~ 1e-3) is subnormal.
+    optimizer = optimizers.Adam(learning_rate=1e-3)
+    params = [np.ones(5, np.float32)]
+    optimizer.apply(params, [np.ones(5, np.float32)])
+    threshold = 1e-7 * 2.0**-80
+    optimizer._slots["momentum"][0][:] = [1e-36, -1e-33, 0.5 * threshold, 2 * threshold, 1e-3]
+    optimizer._slots["velocity"][0][:] = [1e-36, 1e-33, 1e-45, 0.0, 1e-3]
+    optimizer._flush_subnormal_slots()
+    np.testing.assert_array_equal(optimizer._slots["momentum"][0],
+                                  np.float32([0, 0, 0, 2 * threshold, 1e-3]))
+    # The velocity keeps every normal value (sqrt(v) may be all that keeps the denominator off zero).
+    np.testing.assert_array_equal(optimizer._slots["velocity"][0], np.float32([1e-36, 1e-33, 0, 0, 1e-3]))
+
+
+def test_adam_without_epsilon_flushes_only_subnormals():
+    optimizer = optimizers.Adam(learning_rate=1e-3, epsilon=0.0)
+    assert optimizer._flush_threshold("momentum", np.float32) == TINY
+    assert optimizers.Adam()._flush_threshold("momentum", np.float64) == pytest.approx(1e-7 * 2.0**-80)
+    assert optimizers.Adam()._flush_threshold("momentum", np.float16) == np.finfo(np.float16).tiny

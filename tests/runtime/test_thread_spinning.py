@@ -35,3 +35,16 @@ def test_spinning_can_be_turned_back_on_and_explicit_config_wins(model):
     finally:
         og.runtime.set_thread_spinning(False)
     assert spin_entries(make_session(proto, "cpu")) == ["0", "0"]
+
+
+def test_only_the_onnx_engines_train_step_session_spins(model):
+    # fit runs the step session back to back: its workers spin; evaluation and predict sessions park.
+    model.compile(optimizer="adam", loss="mse", engine="onnx", providers="cpu")
+    x, y = np.ones((8, 3), np.float32), np.zeros((8, 2), np.float32)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.evaluate(x, y, verbose=0)
+    model.predict(x, verbose=0)
+    engine = model._engine
+    assert spin_entries(engine.session)[0] == "1"
+    assert spin_entries(engine.eval_session) == ["0", "0"]
+    assert spin_entries(model._runner().session) == ["0", "0"]

@@ -243,6 +243,76 @@ def test_decayed_slots_are_flushed_every_flush_every_steps_and_weights_unchanged
         np.testing.assert_array_equal(a, b)
 
 
+def test_cpu_flush_zeroes_the_adam_momentum_band_in_place_and_training_goes_on():
+    from onnxgraph.optimizers._base import FLUSH_EVERY
+
+    og.utils.set_random_seed(3)
+    inputs = og.Input(shape=(6,))
+    model = og.Model(inputs, layers.Dense(3)(inputs))
+    model.compile(optimizer=optimizers.Adam(1e-3), loss="mse", engine="onnx", providers="cpu")
+    x = np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)
+    y = np.zeros((8, 3), np.float32)
+    model.train_on_batch(x, y)
+    engine = model._engine
+    assert engine._flush.session is None  # on the CPU: numpy on the buffers, no flush graph
+    dead = x.copy()
+    dead[:, 0] = 0
+    momentum = engine.graphs.slot_inputs[("momentum", engine.trainable[0])]
+    engine._value(momentum).numpy()[0] = 1e-33  # normal, but 1e-33 * alpha is subnormal
+    while engine.optimizer.iterations % FLUSH_EVERY:
+        engine.train_step([dead, y, np.ones(8, np.float32)])
+    assert np.all(engine._value(momentum).numpy()[0] == 0)
+    assert np.all(np.abs(engine._value(momentum).numpy()[1:]) > 1e-6)
+    before = [w.copy() for w in model.get_weights()]
+    model.train_on_batch(x, y)  # the flushed buffer is the one the next step reads
+    after = model.get_weights()
+    assert not np.array_equal(before[0][1:], after[0][1:])
+    assert model.optimizer.get_state()["momentum/0"][0, 0] != 0  # live again: input 0 is back
+
+
+def test_flush_graph_for_other_devices_zeroes_what_the_numpy_flush_zeroes():
+    # The graph path (used off the CPU) run here on the CPU: same thresholds, buffers swapped, bindings re-pointed.
+    inputs = og.Input(shape=(4,))
+    model = og.Model(inputs, layers.Dense(2)(inputs))
+    model.compile(optimizer=optimizers.Adam(1e-3), loss="mse", engine="onnx", providers="cpu")
+    x, y = np.ones((4, 4), np.float32), np.zeros((4, 2), np.float32)
+    model.train_on_batch(x, y)
+    engine, flush = model._engine, model._engine._flush
+    values = np.float32([[1e-33, 4e-45], [1e-3, -5e-32], [0.5, 1e-39], [-1e-30, 2.0]])  # limit ~8.3e-32
+    m_name = engine.graphs.slot_inputs[("momentum", engine.trainable[0])]
+    v_name = engine.graphs.slot_inputs[("velocity", engine.trainable[0])]
+    results = {}
+    for path in ("numpy", "graph"):
+        for name in (m_name, v_name):
+            engine._value(name).update_inplace(values.copy())
+        flush.session = None if path == "numpy" else flush._graph_session("cpu", None)
+        flush.run()
+        results[path] = [engine._value(name).numpy().copy() for name in (m_name, v_name)]
+    for got, want in zip(results["graph"], results["numpy"]):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(results["numpy"][0], np.float32([[0, 0], [1e-3, 0], [0.5, 0], [-1e-30, 2.0]]))
+    np.testing.assert_array_equal(results["numpy"][1], np.float32([[1e-33, 0], [1e-3, -5e-32], [0.5, 0], [-1e-30, 2]]))
+    before = model.get_weights()[0]
+    model.train_on_batch(x, y)  # the step reads the flushed buffer the graph wrote
+    assert not np.array_equal(model.get_weights()[0], before)
+    assert np.isfinite(model.optimizer.get_state()["momentum/0"]).all()
+
+
+def test_each_step_reads_its_own_learning_rate_and_iteration():
+    # The two scalars are written in place into arrays the bound OrtValues wrap: a stale value shows here.
+    inputs = og.Input(shape=(1,))
+    model = og.Model(inputs, layers.Dense(1, use_bias=False, kernel_initializer="ones")(inputs))
+    model.compile(optimizer=optimizers.SGD(learning_rate=lambda step: 0.01 * (step + 1)), loss="mse",
+                  engine="onnx", providers="cpu")
+    x, y = np.ones((1, 1), np.float32), np.zeros((1, 1), np.float32)
+    want = 1.0
+    for step in range(5):
+        model.train_on_batch(x, y)
+        want *= 1 - 2 * 0.01 * (step + 1)  # d(w^2)/dw = 2w
+        np.testing.assert_allclose(model.get_weights()[0], [[want]], rtol=1e-6)
+    assert model.optimizer.iterations == 5
+
+
 def test_providers_cuda_trains_on_cuda_or_says_why_not():
     x, y = _data()
     model = _mlp()
