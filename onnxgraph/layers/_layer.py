@@ -283,7 +283,8 @@ class Layer:
             return call_eagerly(self, args, kwargs)
         _onnxscript.ensure_installed()  # onnxscript functions called in `call` emit into the graph
         inputs = args[0] if args else next(iter(kwargs.values()))
-        check_input_spec(self, self.input_spec, [x for x in flatten(inputs) if isinstance(x, SymbolicTensor)])
+        if not self.__dict__.get("_functional"):  # a functional model checks after matching its input structure
+            check_input_spec(self, self.input_spec, [x for x in flatten(inputs) if isinstance(x, SymbolicTensor)])
         if not current_scope() and current_options().get("added_losses") is None:
             self._clear_losses()  # as Keras: a top-level call keeps only its own added losses
         with name_scope(self.name):

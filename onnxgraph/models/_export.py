@@ -13,6 +13,8 @@ from onnxgraph.backend.graph import collect
 from onnxgraph.backend.serialize import to_model_proto
 from onnxgraph.models._guards import check_count, check_verbose
 from onnxgraph.models._input_checks import check_ids, embedding_ranges, run_explained
+from onnxgraph.layers._input_spec import check_input_spec
+from onnxgraph.models._standardize import standardize_inputs
 from onnxgraph.runtime._feeds import normalize_feeds
 from onnxgraph.utils._tree import pack_like
 
@@ -205,7 +207,13 @@ class ExportMixin:
         return cached[1]
 
     def _feeds(self, x) -> dict:
+        if self._functional and not (type(x) is np.ndarray and len(self.inputs) == 1
+                                     and x.ndim == len(self.inputs[0].shape)):
+            flat = standardize_inputs(self, x)
+            x = flat[0] if len(flat) == 1 else flat
         feeds = normalize_feeds(x, self._signatures())
+        if self.__dict__.get("_manual_input_spec") is not None:
+            check_input_spec(self, self._manual_input_spec, [feeds[n] for n in self.input_names])
         ranges = self._id_ranges()
         if ranges:  # only models with an Embedding on an input pay for the check (a min and a max)
             check_ids(feeds, ranges)

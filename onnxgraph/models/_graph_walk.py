@@ -20,12 +20,12 @@ def _check_tensor(t, what):
         )
 
 
-def _build_map(inputs, outputs):
+def _build_map(inputs, outputs, output_paths=None):
     """Keras's depth-first walk from the outputs, iterative so deep models do not recurse."""
     finished, in_progress = set(), set()
     nodes_in_decreasing_depth, layer_indices = [], {}
     input_ids = {x.id for x in inputs}
-    for out in outputs:
+    for k, out in enumerate(outputs):
         stack = [(out, False)]
         while stack:
             tensor, done = stack.pop()
@@ -45,6 +45,11 @@ def _build_map(inputs, outputs):
             stack.append((tensor, True))
             if tensor.id in input_ids:
                 continue
+            if node.is_input:  # an Input() that is not one of the model's inputs
+                path = output_paths[k] if output_paths else str(k)
+                raise ValueError(f"Output with path `{path}` is not connected to `inputs`: it depends on Input "
+                                 f"'{layer.name}', which is not among the model's inputs. Add it to `inputs`, "
+                                 "or compute that output from the given inputs.")
             for x in reversed(node.input_tensors):
                 if x._keras_history is None:
                     raise ValueError(
@@ -55,13 +60,17 @@ def _build_map(inputs, outputs):
     return nodes_in_decreasing_depth, layer_indices
 
 
-def map_graph(inputs, outputs):
-    """Return (layers in Keras order, nodes by depth {depth: [LayerNode]})."""
+def map_graph(inputs, outputs, output_paths=None):
+    """Return (layers in Keras order, nodes by depth {depth: [LayerNode]}).
+
+    `output_paths` (one per output, e.g. "output2" or "0.a") names an output that does not
+    depend on `inputs` in the error.
+    """
     for t in inputs:
         _check_tensor(t, "inputs")
     for t in outputs:
         _check_tensor(t, "outputs")
-    nodes, layer_indices = _build_map(inputs, outputs)
+    nodes, layer_indices = _build_map(inputs, outputs, output_paths)
     input_ids = {x.id for x in inputs}
     node_depths: dict[int, int] = {}
     layer_depths: dict = {}
