@@ -95,12 +95,16 @@ def standardize_inputs(model, inputs, warn: bool = True) -> list:
             _is_leaf(inputs[0])):
         inputs = inputs[0]  # [x] for a single-input model: no structure to warn about
     elif isinstance(inputs, dict) and not isinstance(struct, dict):
-        if isinstance(struct, list) and all(isinstance(x, SymbolicTensor) for x in struct):
+        if isinstance(struct, SymbolicTensor) or isinstance(struct, list) and all(
+                isinstance(x, SymbolicTensor) for x in struct):
             _missing(model, inputs, model.input_names)
-            inputs = [inputs[n] for n in model.input_names]
-        elif isinstance(struct, SymbolicTensor):
-            _missing(model, inputs, model.input_names)
-            inputs = inputs[model.input_names[0]]
+            extra = sorted(str(k) for k in inputs if k not in model.input_names)
+            if extra and warn:  # Keras drops them silently; a typo deserves a word
+                warnings.warn(f"The structure of `inputs` doesn't match the expected structure: key(s) {extra} are "
+                              f"not inputs of model '{model.name}' and are ignored; its inputs are "
+                              f"{model.input_names}.", stacklevel=3)
+            inputs = ([inputs[n] for n in model.input_names] if isinstance(struct, list)
+                      else inputs[model.input_names[0]])
         else:
             raise_exception = True
     elif isinstance(inputs, dict) and all(isinstance(x, SymbolicTensor) for x in struct.values()):
@@ -116,9 +120,11 @@ def standardize_inputs(model, inputs, warn: bool = True) -> list:
     flat = _flatten_like(struct, inputs)
     if len(flat) != len(model.inputs):
         keys = ", ".join(f"'{n}': ..." for n in model.input_names)
-        raise ValueError(f"Model '{model.name}' expects {len(model.inputs)} named input(s) with keys "
-                         f"{model.input_names}, but it received {len(flat)} input tensors. Pass inputs as a "
-                         f"dict, e.g. `model({{{keys}}})`, or a list in that order.")
+        got = (f"a {type(inputs).__name__} of {len(flat)} arrays" if isinstance(inputs, (list, tuple))
+               else f"{len(flat)} input tensors")
+        raise ValueError(f"Model '{model.name}' expects {len(model.inputs)} inputs {model.input_names}, received {got} "
+                         f"(it expects {len(model.inputs)} named input(s) with keys {model.input_names}). Pass one "
+                         f"array per input, in order, or a dict by name, e.g. `model({{{keys}}})`.")
     if not same and warn:
         warnings.warn(message, stacklevel=3)
     return [_adjust_rank(model, i, x) for i, x in enumerate(flat)]
@@ -158,6 +164,7 @@ def _adjust_rank(model, index: int, x):
     if len(shape) == len(ref) - 1 and ref[-1] == 1:
         return np.expand_dims(np.asarray(x), axis=-1)
     name = model.input_names[index]
-    raise ValueError(f"Invalid input shape for input with name '{name}' and path '{structure_paths(model._inputs_struct)[index]}'. "
-                     f"Expected shape {ref}, but input has incompatible shape {tuple(shape)}. Pass an array of rank "
-                     f"{len(ref)} (None is any size; the first dimension is the batch).")
+    raise ValueError(f"Input '{name}' expects shape {ref}, received an array of shape {tuple(shape)} (Invalid input "
+                     f"shape for input with name '{name}' and path '{structure_paths(model._inputs_struct)[index]}': "
+                     f"only a trailing dimension of 1 is added or removed). Pass an array of rank {len(ref)} (None "
+                     "is any size; the first dimension is the batch).")
