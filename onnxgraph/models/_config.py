@@ -189,6 +189,9 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
             return {k: walk(v) for k, v in struct.items()}
         return type(struct)(walk(v) for v in struct)  # a tuple of outputs stays a tuple (Keras)
 
-    model = cls(walk(config["input_layers"]), walk(config["output_layers"]), name=config.get("name"))
+    # Keys a subclass's get_config added (Keras: `base_config | {"param": ...}`) go back to its __init__.
+    extra = {k: v for k, v in config.items() if k not in ("name", "trainable", "layers", "input_layers",
+                                                          "output_layers")}
+    model = cls(walk(config["input_layers"]), walk(config["output_layers"]), name=config.get("name"), **extra)
     model.trainable = config.get("trainable", True)
     return model
