@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from onnxgraph.backend.ir import SymbolicTensor
 from onnxgraph.utils._tree import flatten, map_structure
 
@@ -39,6 +41,8 @@ def deserialize_layer(entry: dict, custom_objects=None):
     if hasattr(cls, "_functional") and "layers" in config:
         return cls.from_config(config, custom_objects=custom_objects)
     try:
+        if "custom_objects" in inspect.signature(cls.from_config).parameters:
+            return cls.from_config(config, custom_objects=custom_objects)
         return cls.from_config(config)
     except TypeError as exc:
         raise TypeError(
