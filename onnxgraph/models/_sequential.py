@@ -132,16 +132,51 @@ class Sequential(Model):
     def call(self, inputs, training=None, mask=None):
         if not self._functional:
             self._input_tensor = _inputs_like(inputs)
+            self._input_from_data = True
             self._maybe_rebuild()
         return super().call(inputs, training=training, mask=mask)
 
     def __call__(self, *args, **kwargs):
         if not self._stack:
             raise ValueError(f"Sequential model '{self.name}' has no layers: add() some before calling it.")
-        if not self._functional and args and not any(isinstance(x, SymbolicTensor) for x in _leaves(args[0])):
-            self._input_tensor = _inputs_like(args[0])
-            self._maybe_rebuild()
+        if args and not any(isinstance(x, SymbolicTensor) for x in _leaves(args[0])):
+            if not self._functional:
+                self._input_tensor = _inputs_like(args[0])
+                self._input_from_data = True
+                self._maybe_rebuild()
+            else:
+                self._fit_input_to(args[0])
         return super().__call__(*args, **kwargs)
+
+    def _build_open(self, sample) -> None:
+        """Build from a generator's first batch with every dimension but the last open (its batches may
+        vary, e.g. in length); where a layer needs the sizes (Flatten then Dense), from the batch's shape."""
+        x = np.asarray(sample)
+        if x.ndim >= 3:
+            dtype = "float32" if x.dtype == np.float64 else x.dtype
+            try:
+                self._input_tensor = Input(batch_shape=(None,) * (x.ndim - 1) + (x.shape[-1],), dtype=dtype)
+                self._input_from_data = True
+                self._maybe_rebuild()
+                return
+            except (ValueError, TypeError):
+                self._input_tensor = None
+        self(x[:2])
+
+    def _fit_input_to(self, inputs) -> None:
+        """Keras runs an Input-less Sequential on batches of any shape: when this one was built from data
+        (no Input given) and a batch of the same rank differs in a dimension, that dimension becomes
+        None and the graph is rebuilt (the layers keep their weights; one that needs the size refuses)."""
+        if not self.__dict__.get("_input_from_data") or not isinstance(self._input_tensor, SymbolicTensor):
+            return
+        if isinstance(inputs, (list, tuple, dict)) and not _is_numbers(inputs):
+            return
+        have, shape = self._input_tensor.shape, np.shape(inputs)
+        if len(shape) != len(have) or all(a is None or a == b for a, b in zip(have[1:], shape[1:])):
+            return
+        opened = (None, *(a if a == b else None for a, b in zip(have[1:], shape[1:])))
+        self._input_tensor = Input(batch_shape=opened, dtype=self._input_tensor.dtype)
+        self._maybe_rebuild()
 
     def get_config(self) -> dict:
         from onnxgraph.models._config import serialize_layer

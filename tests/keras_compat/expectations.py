@@ -98,8 +98,6 @@ EXPECTED: dict[str, str] = {
     'layers/normalization/batch_normalization_test.py::BatchNormalizationTest::test_serialization': 'fails: ValueError: BatchNormalization: renorm=True (batch renormalization) is not supported; use renorm=False.',
     'layers/normalization/group_normalization_test.py::GroupNormalizationTest::test_mixed_precision_large_input_no_nan': 'n/a: Keras in-place weight quantization / LoRA (onnxgraph quantizes at export: model.export(quantize=...))',
     'layers/preprocessing/normalization_test.py::NormalizationTest::test_adapt_tf_dataset_with_labels': 'n/a: TensorFlow (tf.data pipelines)',
-    'layers/reshaping/flatten_test.py::FlattenTest::test_flatten_with_dynamic_batch_size_and_dynamic_dimenstions': "fails: AttributeError: Model 'sequential' has no graph to predict with yet: it is built when first called on data.",
-    'layers/reshaping/reshape_test.py::ReshapeTest::test_reshape_model_fit_with_varying_input_size_and_minus_one': "fails: ValueError: Model 'sequential' is not built yet and fit() cannot build it from this data (generator). Call the model on a batch first, or gi",
     'layers/reshaping/up_sampling2d_test.py::UpSampling2dTest::test_upsampling_2d_lanczos_interpolation_methods': "fails: ValueError: UpSampling2D: `interpolation` must be one of ['bicubic', 'bilinear', 'nearest'], got 'lanczos3'.",
     'layers/rnn/bidirectional_test.py::SimpleRNNTest::test_fused_gru_eligibility': "fails: AttributeError: 'Bidirectional' object has no attribute '_can_attempt_fused_gru'",
     'layers/rnn/bidirectional_test.py::SimpleRNNTest::test_fused_lstm_eligibility': "fails: AttributeError: 'Bidirectional' object has no attribute '_can_attempt_fused_lstm'",
