@@ -7,7 +7,7 @@ from onnxgraph.backend.scope import current_scope
 from onnxgraph.layers._input_spec import InputSpec, check_input_spec
 from onnxgraph.layers._layer import Layer
 from onnxgraph.models._export import ExportMixin
-from onnxgraph.models._graph_walk import map_graph
+from onnxgraph.models._graph_walk import clone_from_intermediate, map_graph
 from onnxgraph.models._standardize import standardize_inputs, structure_paths
 from onnxgraph.models._subclassed import SubclassedMixin
 from onnxgraph.models._summary import print_summary
@@ -47,6 +47,7 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
     def _init_graph(self, inputs, outputs) -> None:
         if isinstance(inputs, tuple):
             inputs = list(inputs)
+        inputs, outputs = clone_from_intermediate(inputs, outputs)
         self._inputs_struct, self._outputs_struct = inputs, outputs
         self.inputs = flatten(inputs)
         self.outputs = flatten(outputs)
