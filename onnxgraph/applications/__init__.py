@@ -8,9 +8,11 @@ legacy `.h5` ImageNet files keras.applications downloads), or "imagenet", which 
 the file from Keras's download cache: onnxgraph itself never downloads.
 """
 
-from onnxgraph.applications import mobilenet_v2, resnet50, vgg16, vgg19
+from onnxgraph.applications import mobilenet, mobilenet_v2, resnet50, vgg16, vgg19
+from onnxgraph.applications._mobilenet import MobileNet
 from onnxgraph.applications._mobilenet_v2 import MobileNetV2
 from onnxgraph.applications._resnet import ResNet50
 from onnxgraph.applications._vgg import VGG16, VGG19
 
-__all__ = ["VGG16", "VGG19", "ResNet50", "MobileNetV2", "vgg16", "vgg19", "resnet50", "mobilenet_v2"]
+__all__ = ["VGG16", "VGG19", "ResNet50", "MobileNet", "MobileNetV2", "vgg16", "vgg19", "resnet50", "mobilenet",
+           "mobilenet_v2"]

@@ -12,6 +12,7 @@ from onnxgraph.layers._core import Activation, Dense, Dropout, Identity
 from onnxgraph.layers._embedding import Embedding
 from onnxgraph.layers._input_layer import Input, InputLayer
 from onnxgraph.layers._input_spec import InputSpec
+from onnxgraph.layers._lambda import Lambda
 from onnxgraph.layers._layer import Layer
 from onnxgraph.layers._layer_norm import GroupNormalization, LayerNormalization
 from onnxgraph.layers._masking import Masking
@@ -44,7 +45,7 @@ GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (GlobalAveragePooling1D, Glo
 
 __all__ = [
     "Layer", "Input", "InputLayer", "InputSpec",
-    "Dense", "Activation", "Dropout", "Identity",
+    "Dense", "Activation", "Dropout", "Identity", "Lambda",
     "Flatten", "Reshape", "Permute", "RepeatVector",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",

@@ -66,4 +66,5 @@ def check_input_spec(layer, specs, tensors) -> None:
         if spec.shape is not None:
             for want, got in zip(spec.shape, shape):
                 if want is not None and got is not None and want != got:
-                    raise ValueError(f"{label} expects an input of shape {spec.shape}, got shape {shape}.")
+                    raise ValueError(f"{label} expects an input of shape {spec.shape}, got shape {shape} "
+                                     f"(expected shape={spec.shape}, found shape={tuple(shape)}).")

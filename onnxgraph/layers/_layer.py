@@ -22,6 +22,7 @@ from onnxgraph.backend.ir import KerasHistory, SymbolicTensor, _ids
 from onnxgraph.backend.scope import current_options, current_scope, name_scope
 from onnxgraph.backend.variable import Variable
 from onnxgraph.layers import _mask_flow as _masks
+from onnxgraph.layers import _auto_config
 from onnxgraph.layers import _call_args as _calls
 from onnxgraph.layers import _onnxscript_hook as _onnxscript
 from onnxgraph.layers._input_spec import check_input_spec
@@ -233,8 +234,14 @@ class Layer:
         """The computation on symbolic tensors (override). The default is the identity."""
         return inputs
 
+    def __new__(cls, *args, **kwargs):
+        instance = super().__new__(cls)
+        instance.__dict__["_auto_config"] = _auto_config.capture(cls, args, kwargs)
+        return instance
+
     def get_config(self) -> dict:
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        auto = self.__dict__.get("_auto_config") if type(self).get_config is Layer.get_config else None
+        config = {**(auto or {}), "name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         for key in self._weight_option_names:
             serialize = _regularizers.serialize if key.endswith("_regularizer") else _constraints.serialize
             config[key] = serialize(getattr(self, key))
@@ -283,7 +290,8 @@ class Layer:
             return call_eagerly(self, args, kwargs)
         _onnxscript.ensure_installed()  # onnxscript functions called in `call` emit into the graph
         inputs = args[0] if args else next(iter(kwargs.values()))
-        check_input_spec(self, self.input_spec, [x for x in flatten(inputs) if isinstance(x, SymbolicTensor)])
+        if not self.__dict__.get("_functional"):  # a functional model checks after matching its input structure
+            check_input_spec(self, self.input_spec, [x for x in flatten(inputs) if isinstance(x, SymbolicTensor)])
         if not current_scope() and current_options().get("added_losses") is None:
             self._clear_losses()  # as Keras: a top-level call keeps only its own added losses
         with name_scope(self.name):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from onnxgraph.backend.ir import SymbolicTensor
 from onnxgraph.utils._tree import flatten, map_structure
 
@@ -39,6 +41,8 @@ def deserialize_layer(entry: dict, custom_objects=None):
     if hasattr(cls, "_functional") and "layers" in config:
         return cls.from_config(config, custom_objects=custom_objects)
     try:
+        if "custom_objects" in inspect.signature(cls.from_config).parameters:
+            return cls.from_config(config, custom_objects=custom_objects)
         return cls.from_config(config)
     except TypeError as exc:
         raise TypeError(
@@ -98,6 +102,30 @@ def _is_ref(value) -> bool:
             and isinstance(value[1], int) and isinstance(value[2], int))
 
 
+def _modern_node(node):
+    """Keras 2's node layout `[[layer, node_index, tensor_index, kwargs], ...]` as Keras 3's args/kwargs."""
+    if not isinstance(node, list):
+        return node
+    tensors, kwargs = [], {}
+    for item in node:
+        if not isinstance(item, list) or len(item) not in (3, 4):
+            raise ValueError(f"Cannot deserialize the model (invalid config data?): inbound node entry {item!r} "
+                             "must be [layer_name, node_index, tensor_index(, kwargs)].")
+        tensors.append({"class_name": "__keras_tensor__", "config": {"keras_history": list(item[:3])}})
+        kwargs = item[3] if len(item) == 4 else kwargs
+    return {"args": [tensors[0]] if len(tensors) == 1 else [tensors], "kwargs": kwargs}
+
+
+def _refs(value) -> list:
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        return [value["config"]["keras_history"][0]]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in _refs(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in _refs(v)]
+    return []
+
+
 def functional_from_config(config: dict, custom_objects=None, cls=None):
     """Recreate layers, then replay their calls in dependency order."""
     from onnxgraph.models._model import Model
@@ -111,7 +139,12 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
         outputs[entry["name"]] = []
         if type(layer).__name__ == "InputLayer":
             outputs[entry["name"]].append([layer._output])
-        pending.extend((entry["name"], node) for node in entry.get("inbound_nodes", []))
+        pending.extend((entry["name"], _modern_node(node)) for node in entry.get("inbound_nodes", []))
+    for name, node in pending:
+        for ref in _refs(node):
+            if ref not in layers:
+                raise ValueError(f"Invalid Functional model configuration. Missing node: {ref} (layer '{name}' is "
+                                 f"called on the output of '{ref}', which is not among the config's layers).")
 
     def decode(value):
         if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
@@ -146,8 +179,9 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
             pending.remove(item)
             progressed = True
         if not progressed:
-            raise ValueError(f"Model config '{config.get('name')}' has layer calls whose inputs never appear: "
-                             f"{[p[0] for p in pending]}.")
+            raise ValueError(f"Functional model config '{config.get('name')}' either has loops or disconnected "
+                             f"nodes: the calls of layers {[p[0] for p in pending]} wait on inputs that no other "
+                             "call produces.")
 
     def resolve(ref):
         return outputs[ref[0]][ref[1]][ref[2]]
@@ -157,8 +191,11 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
             return resolve(struct)
         if isinstance(struct, dict):
             return {k: walk(v) for k, v in struct.items()}
-        return [walk(v) for v in struct]
+        return type(struct)(walk(v) for v in struct)  # a tuple of outputs stays a tuple (Keras)
 
-    model = cls(walk(config["input_layers"]), walk(config["output_layers"]), name=config.get("name"))
+    # Keys a subclass's get_config added (Keras: `base_config | {"param": ...}`) go back to its __init__.
+    extra = {k: v for k, v in config.items() if k not in ("name", "trainable", "layers", "input_layers",
+                                                          "output_layers")}
+    model = cls(walk(config["input_layers"]), walk(config["output_layers"]), name=config.get("name"), **extra)
     model.trainable = config.get("trainable", True)
     return model

@@ -13,8 +13,10 @@ from onnxgraph.backend.graph import collect
 from onnxgraph.backend.serialize import to_model_proto
 from onnxgraph.models._guards import check_count, check_verbose
 from onnxgraph.models._input_checks import check_ids, embedding_ranges, run_explained
+from onnxgraph.layers._input_spec import check_input_spec
+from onnxgraph.models._standardize import standardize_inputs
 from onnxgraph.runtime._feeds import normalize_feeds
-from onnxgraph.utils._tree import pack_like
+from onnxgraph.utils._tree import flatten, pack_like
 
 __all__ = ["ExportMixin", "CONFIG_KEY", "WEIGHTS_KEY"]
 
@@ -205,7 +207,13 @@ class ExportMixin:
         return cached[1]
 
     def _feeds(self, x) -> dict:
+        if self._functional and not (type(x) is np.ndarray and len(self.inputs) == 1
+                                     and x.ndim == len(self.inputs[0].shape)):
+            flat = standardize_inputs(self, x)
+            x = flat[0] if len(flat) == 1 else flat
         feeds = normalize_feeds(x, self._signatures())
+        if self.__dict__.get("_manual_input_spec") is not None:
+            check_input_spec(self, self._manual_input_spec, [feeds[n] for n in self.input_names])
         ranges = self._id_ranges()
         if ranges:  # only models with an Embedding on an input pay for the check (a min and a max)
             check_ids(feeds, ranges)
@@ -217,7 +225,13 @@ class ExportMixin:
         return pack_like(self._outputs_struct, run_explained(self, runner.session_state(), feeds))
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, providers="auto"):
-        """Run the model on numpy data in batches; returns an array, list or dict like Keras."""
+        """Run the model on numpy data in batches; returns an array, list or dict like Keras.
+
+        `x` may also be a generator or iterator of batches (`x` or `(x,)`/`(x, y)` tuples): each
+        batch runs whole and the outputs are concatenated. An Input-less model is built from the first.
+        """
+        if _is_batch_stream(x):
+            return self._predict_stream(x, steps, verbose, providers)
         self._require_graph("graph to predict with")
         check_count("batch_size", batch_size, where="predict")
         check_count("steps", steps, where="predict")
@@ -251,6 +265,37 @@ class ExportMixin:
                     bar.update(step + 1, finalize=step + 1 == steps_total)
             results = [np.concatenate(parts, axis=0) for parts in zip(*chunks)]
         return pack_like(self._outputs_struct, results)
+
+    def _predict_stream(self, x, steps, verbose, providers):
+        check_count("steps", steps, where="predict")
+        check_verbose(verbose, where="predict")
+        parts = []
+        for step, batch in enumerate(x):
+            if steps is not None and step >= steps:
+                break
+            inputs = batch[0] if isinstance(batch, tuple) else batch
+            if not self._has_graph():
+                self._build_from_data(inputs)
+            self._fit_input_to(inputs)
+            parts.append(flatten(self.predict(inputs, batch_size=None, verbose=0, providers=providers)))
+        if not parts:
+            raise ValueError(f"Model '{self.name}': predict() got a generator that yielded no batches.")
+        try:
+            results = [np.concatenate(outs, axis=0) for outs in zip(*parts)]
+        except ValueError as exc:
+            raise ValueError(f"Model '{self.name}': predict() could not concatenate the outputs of the generator's "
+                             f"batches (their shapes beyond the batch differ: {exc}). Predict batch by batch instead.") from None
+        return pack_like(self._outputs_struct, results)
+
+    def _fit_input_to(self, inputs) -> None:
+        """A hook: a Sequential built from data opens the input dimensions that vary between batches."""
+
+
+def _is_batch_stream(x) -> bool:
+    return (not isinstance(x, (np.ndarray, list, tuple, dict, str, bytes)) and not hasattr(x, "__array__")
+            and (hasattr(x, "__next__") or hasattr(x, "__iter__")))
+
+
 
 
 def _doc(model) -> str:

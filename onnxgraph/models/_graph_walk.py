@@ -6,7 +6,7 @@ import collections
 
 from onnxgraph.backend.ir import SymbolicTensor
 
-__all__ = ["map_graph"]
+__all__ = ["map_graph", "clone_from_intermediate"]
 
 
 def _check_tensor(t, what):
@@ -20,12 +20,12 @@ def _check_tensor(t, what):
         )
 
 
-def _build_map(inputs, outputs):
+def _build_map(inputs, outputs, output_paths=None):
     """Keras's depth-first walk from the outputs, iterative so deep models do not recurse."""
     finished, in_progress = set(), set()
     nodes_in_decreasing_depth, layer_indices = [], {}
     input_ids = {x.id for x in inputs}
-    for out in outputs:
+    for k, out in enumerate(outputs):
         stack = [(out, False)]
         while stack:
             tensor, done = stack.pop()
@@ -45,6 +45,11 @@ def _build_map(inputs, outputs):
             stack.append((tensor, True))
             if tensor.id in input_ids:
                 continue
+            if node.is_input:  # an Input() that is not one of the model's inputs
+                path = output_paths[k] if output_paths else str(k)
+                raise ValueError(f"Output with path `{path}` is not connected to `inputs`: it depends on Input "
+                                 f"'{layer.name}', which is not among the model's inputs. Add it to `inputs`, "
+                                 "or compute that output from the given inputs.")
             for x in reversed(node.input_tensors):
                 if x._keras_history is None:
                     raise ValueError(
@@ -55,13 +60,17 @@ def _build_map(inputs, outputs):
     return nodes_in_decreasing_depth, layer_indices
 
 
-def map_graph(inputs, outputs):
-    """Return (layers in Keras order, nodes by depth {depth: [LayerNode]})."""
+def map_graph(inputs, outputs, output_paths=None):
+    """Return (layers in Keras order, nodes by depth {depth: [LayerNode]}).
+
+    `output_paths` (one per output, e.g. "output2" or "0.a") names an output that does not
+    depend on `inputs` in the error.
+    """
     for t in inputs:
         _check_tensor(t, "inputs")
     for t in outputs:
         _check_tensor(t, "outputs")
-    nodes, layer_indices = _build_map(inputs, outputs)
+    nodes, layer_indices = _build_map(inputs, outputs, output_paths)
     input_ids = {x.id for x in inputs}
     node_depths: dict[int, int] = {}
     layer_depths: dict = {}
@@ -101,3 +110,51 @@ def map_graph(inputs, outputs):
                 "must be unique; pass distinct `name=` arguments."
             )
     return layers, dict(nodes_by_depth)
+
+
+def clone_from_intermediate(inputs, outputs):
+    """Keras's `clone_graph_nodes`: a model whose inputs include intermediate tensors gets a new Input for
+    each (named after the layer that produced it), and the layer calls between them and the outputs are
+    replayed on those Inputs (weights shared). Returns (inputs, outputs), unchanged when all are Inputs."""
+    from onnxgraph.layers._input_layer import Input
+    from onnxgraph.layers._node import recording
+    from onnxgraph.utils._tree import flatten, map_structure, pack_like
+
+    flat_in = flatten(inputs)
+    for t in flat_in:
+        _check_tensor(t, "inputs")
+    intermediate = [t for t in flat_in if not t._keras_history.layer._inbound_nodes[t._keras_history.node_index].is_input]
+    if not intermediate:
+        return inputs, outputs
+    flat_out = flatten(outputs)
+    for t in flat_out:
+        _check_tensor(t, "outputs")
+    nodes, _ = _build_map(flat_in, flat_out)
+    cut = {t.id for t in intermediate}
+    used = {node.layer.name for node in nodes if not any(t.id in cut for t in node.output_tensors)}
+    tensor_map, taken = {}, set()
+    for t in intermediate:
+        base = t._keras_history.layer.name
+        name, k = (base if base not in used else f"{base}CLONE"), 0
+        while name in taken or name in used:
+            k += 1
+            name = f"{base}CLONE_{k}"
+        taken.add(name)
+        tensor_map[t.id] = Input(batch_shape=t.shape, dtype=t.dtype, name=name)
+    for t in flat_in:
+        tensor_map.setdefault(t.id, t)
+
+    def swap(value):
+        return tensor_map.get(value.id, value) if isinstance(value, SymbolicTensor) else value
+
+    with recording(True):
+        for node in nodes:  # dependency order: a node comes after the nodes it reads
+            if node.is_input or all(t.id in tensor_map for t in node.output_tensors):
+                continue
+            if not any(isinstance(x, SymbolicTensor) and x.id in tensor_map for x in flatten((node.args, node.kwargs))):
+                continue  # outside the cut (e.g. an Input() feeding another branch): refused by map_graph later
+            args, kwargs = map_structure(swap, (list(node.args), dict(node.kwargs)))
+            result = node.layer(*args, **kwargs)
+            for old, new in zip(node.output_tensors, flatten(result)):
+                tensor_map[old.id] = new
+    return pack_like(inputs, [tensor_map[t.id] for t in flat_in]), pack_like(outputs, [swap(t) for t in flat_out])

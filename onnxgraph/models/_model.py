@@ -7,7 +7,8 @@ from onnxgraph.backend.scope import current_scope
 from onnxgraph.layers._input_spec import InputSpec, check_input_spec
 from onnxgraph.layers._layer import Layer
 from onnxgraph.models._export import ExportMixin
-from onnxgraph.models._graph_walk import map_graph
+from onnxgraph.models._graph_walk import clone_from_intermediate, map_graph
+from onnxgraph.models._standardize import standardize_inputs, structure_paths
 from onnxgraph.models._subclassed import SubclassedMixin
 from onnxgraph.models._summary import print_summary
 from onnxgraph.models._training_api import TrainingMixin
@@ -39,20 +40,22 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
             if inputs is None or outputs is None:
                 raise ValueError("Model(inputs, outputs): give both `inputs` and `outputs`.")
             self._init_graph(inputs, outputs)
+            if not trainable:
+                self.trainable = False  # Keras: the layers of a non-trainable model are frozen too
 
     # -- graph ------------------------------------------------------------------------------------
     def _init_graph(self, inputs, outputs) -> None:
         if isinstance(inputs, tuple):
             inputs = list(inputs)
-        if isinstance(outputs, tuple):
-            outputs = list(outputs)
+        inputs, outputs = clone_from_intermediate(inputs, outputs)
         self._inputs_struct, self._outputs_struct = inputs, outputs
         self.inputs = flatten(inputs)
         self.outputs = flatten(outputs)
         # Keras walks dict outputs in sorted-key order: layer and weight order follow it, so
         # weights copy between Keras and onnxgraph models in `get_weights()` order.
         walk_outputs = flatten({k: outputs[k] for k in sorted(outputs)}) if isinstance(outputs, dict) else self.outputs
-        layers, nodes_by_depth = map_graph(self.inputs, walk_outputs)
+        walk_struct = {k: outputs[k] for k in sorted(outputs)} if isinstance(outputs, dict) else outputs
+        layers, nodes_by_depth = map_graph(self.inputs, walk_outputs, structure_paths(walk_struct))
         self._all_layers = layers
         self._nodes_by_depth = nodes_by_depth
         self._ordered_nodes = [n for d in sorted(nodes_by_depth, reverse=True) for n in nodes_by_depth[d]
@@ -60,7 +63,8 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
         object.__setattr__(self, "_tracked_layers", [layer for layer in layers if not _is_input_layer(layer)])
         self.input_names = [x._keras_history.layer.name for x in self.inputs]
         self.output_names = _output_names(outputs)
-        self.input_spec = [InputSpec(shape=x.shape, name=n) for x, n in zip(self.inputs, self.input_names)]
+        self.__dict__["_graph_input_spec"] = [InputSpec(shape=x.shape, name=n)
+                                              for x, n in zip(self.inputs, self.input_names)]
         self._functional = True
         self.built = True
         self._runners = {}
@@ -76,6 +80,16 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
     def layers(self, _):
         raise AttributeError(f"Model '{self.name}': `Model.layers` attribute is reserved and should not be used. "
                              "Please use another name (e.g. self.blocks = [...]); `layers` lists the tracked layers.")
+
+    @property
+    def input_spec(self):
+        """The graph's input specs, unless one was set by hand (Keras: then eager calls check it too)."""
+        manual = self.__dict__.get("_manual_input_spec")
+        return manual if manual is not None else self.__dict__.get("_graph_input_spec")
+
+    @input_spec.setter
+    def input_spec(self, value):
+        self.__dict__["_manual_input_spec"] = value
 
     @property
     def input(self):
@@ -111,7 +125,7 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
 
     # -- calling ---------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if self._functional and args and not current_scope():
+        if self._functional and args and not current_scope() and not kwargs.get("training"):
             try:
                 symbolic = [x for x in flatten((args, kwargs)) if isinstance(x, SymbolicTensor)]
             except RecursionError:  # lists nested deeper than any model input: data, refused by the feeds
@@ -131,24 +145,9 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
                 f"Model '{self.name}' has no graph: build it with Model(inputs, outputs), or subclass "
                 "Model and define `call`."
             )
-        flat = self._match_inputs(inputs)
+        flat = standardize_inputs(self, inputs, warn=False)
         check_input_spec(self, self.input_spec, flat)
         return self._run_graph(flat, training)
-
-    def _match_inputs(self, inputs) -> list:
-        if isinstance(inputs, dict):
-            missing = [n for n in self.input_names if n not in inputs]
-            if missing:
-                raise ValueError(f"Model '{self.name}' was called without input(s) {missing}; it expects "
-                                 f"{self.input_names}.")
-            return [inputs[n] for n in self.input_names]
-        flat = flatten(inputs)
-        if len(flat) != len(self.inputs):
-            raise ValueError(
-                f"Model '{self.name}' expects {len(self.inputs)} input(s) {self.input_names}, but it "
-                f"was called on {len(flat)}."
-            )
-        return flat
 
     def _run_graph(self, flat_inputs, training=None):
         """Replay every layer call on new tensors (nesting, training graphs)."""

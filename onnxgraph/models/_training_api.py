@@ -116,6 +116,19 @@ class TrainingMixin:
             sample = sample[0]
         self(sample)
 
+    def _build_from_stream(self, x):
+        """An unbuilt model trained on a generator is built from its first batch (put back in front)."""
+        if self._has_graph() or not hasattr(self, "_build_open") or isinstance(x, (list, tuple, dict)) or (
+                not hasattr(x, "__next__")):
+            return x
+        import itertools
+
+        first = next(x, None)
+        if first is None:
+            return x
+        self._build_open(first[0] if isinstance(first, tuple) else first)
+        return itertools.chain([first], x)
+
     def _require_compiled(self, what: str):
         if not self.compiled:
             raise RuntimeError(f"You must call `compile()` before using the model for {what}: "
@@ -191,6 +204,7 @@ class TrainingMixin:
         check_fit_args(batch_size, epochs, verbose, validation_split, initial_epoch, steps_per_epoch,
                        validation_steps, validation_batch_size, validation_freq)
         check_class_weight(class_weight)
+        x = self._build_from_stream(x)
         spec = self._prepare(x, y, "training")
         data = self._data(spec, x, y, sample_weight, class_weight, batch_size, shuffle, steps_per_epoch)
         check_not_empty(data, "fit")

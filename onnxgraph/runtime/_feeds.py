@@ -37,13 +37,15 @@ def _convert(sig: InputSignature, value) -> np.ndarray:
                          f"the value given ({type(value).__name__}): {exc}") from None
     kind = array.dtype.kind
     want_float = dtypes.is_float(sig.dtype)
+    if kind == "f" and sig.np_dtype.kind in "iu" and _integral(array):
+        kind = "i"  # whole numbers as floats (np.ones): converted like Keras's convert_to_tensor(x, dtype)
     if kind not in "biuf" or (not want_float and kind == "f") or (sig.dtype == "bool" and kind != "b"):
         raise ValueError(
             f"Input '{sig.name}' expects dtype {sig.dtype}, received dtype {array.dtype} "
             f"(shape {array.shape}). Convert it, e.g. x.astype('{sig.dtype}')."
         )
     if array.dtype != sig.np_dtype:
-        if kind in "iu" and sig.np_dtype.kind in "iu" and array.size:
+        if kind in "iu" and sig.np_dtype.kind in "iu" and array.size:  # (whole floats too)
             _check_fits(sig, array)
         array = array.astype(sig.np_dtype)
     if array.ndim != len(sig.shape) or any(
@@ -55,6 +57,11 @@ def _convert(sig: InputSignature, value) -> np.ndarray:
             f"(Keras: expected shape={sig.shape}, found shape={tuple(array.shape)})"
         )
     return np.ascontiguousarray(array)
+
+
+def _integral(array: np.ndarray) -> bool:
+    """Every value a whole number (NaN and inf are not): exact to convert to an integer dtype."""
+    return bool(np.all(np.isfinite(array)) and np.all(array == np.trunc(array)))
 
 
 def _check_fits(sig: InputSignature, array: np.ndarray) -> None:

@@ -1,4 +1,4 @@
-"""VGG16/VGG19/ResNet50/MobileNetV2: Keras names, shapes, parameter counts and predictions."""
+"""VGG16/VGG19/ResNet50/MobileNet/MobileNetV2: Keras names, shapes, parameter counts and predictions."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,8 @@ from tests.conftest import check_onnx, rand
 keras = pytest.importorskip("keras")
 
 # keras.applications.*(weights=None).count_params() with Keras 3.15 (torch backend).
-FULL_SIZE_PARAMS = {"VGG16": 138_357_544, "VGG19": 143_667_240, "ResNet50": 25_636_712, "MobileNetV2": 3_538_984}
+FULL_SIZE_PARAMS = {"VGG16": 138_357_544, "VGG19": 143_667_240, "ResNet50": 25_636_712, "MobileNetV2": 3_538_984,
+                    "MobileNet": 4_253_864}
 
 
 def both(name, **kwargs):
@@ -39,14 +40,16 @@ def assert_close_to_keras(got, want):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5 * scale)
 
 
-@pytest.mark.parametrize("name", [pytest.param("VGG19", marks=pytest.mark.slow), "ResNet50", "MobileNetV2"])
+@pytest.mark.parametrize("name", [pytest.param("VGG19", marks=pytest.mark.slow), "ResNet50", "MobileNetV2",
+                                  "MobileNet"])
 def test_full_size_parameter_counts_and_names(name):
     # VGG16's 138,357,544 was checked the same way; it is left out because building its
     # 138M random weights takes ~10 s. VGG19 is the guide's model.
     model = getattr(og.applications, name)(weights=None)  # built, never run
     assert model.count_params() == FULL_SIZE_PARAMS[name]
     assert model.input.shape == (None, 224, 224, 3) and model.output.shape == (None, 1000)
-    assert model.name == {"MobileNetV2": "mobilenetv2_1.00_224"}.get(name, name.lower())
+    assert model.name == {"MobileNetV2": "mobilenetv2_1.00_224", "MobileNet": "mobilenet_1.00_224"}.get(
+        name, name.lower())
     assert model.layers[-1].name == "predictions"
 
 
@@ -63,6 +66,8 @@ def assert_same_structure(ours, theirs):
     ("VGG16", dict(include_top=False, input_shape=(48, 40, 3), pooling="max")),
     ("MobileNetV2", dict(input_shape=(96, 96, 3), alpha=0.35, classes=7, classifier_activation=None)),
     ("MobileNetV2", dict(input_shape=(64, 80, 3), alpha=1.4, include_top=False)),
+    ("MobileNet", dict(input_shape=(128, 128, 3), alpha=0.5, depth_multiplier=2, classes=7)),
+    ("MobileNet", dict(input_shape=(64, 80, 3), include_top=False, pooling="avg")),
 ])
 def test_structure_matches_keras(name, kwargs):
     assert_same_structure(*both(name, **kwargs))
@@ -71,6 +76,7 @@ def test_structure_matches_keras(name, kwargs):
 @pytest.mark.parametrize("name,kwargs", [
     ("ResNet50", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
     ("MobileNetV2", dict(include_top=False, input_shape=(32, 32, 3))),
+    ("MobileNet", dict(include_top=False, input_shape=(32, 32, 3), alpha=0.25)),
 ])
 def test_predictions_match_keras(name, kwargs):
     ours, theirs = both(name, **kwargs)
