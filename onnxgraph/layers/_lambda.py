@@ -117,5 +117,7 @@ def _resolve(entry, layer_name, custom_objects, lookup):
         raise ValueError(f"Lambda '{layer_name}' calls function '{fn_name}', which is not known here. Pass "
                          f"custom_objects={{'{fn_name}': {fn_name}}} or register it with "
                          "@onnxgraph.saving.register_serializable().")
-    raise ValueError(f"Lambda '{layer_name}': `function` in its config must be a saved function record, got "
-                     f"{entry!r:.200}.")
+    raise ValueError(f"Lambda '{layer_name}': `function` in its config must name an in-process function, got "
+                     f"{entry!r:.80}. Lambda layers hold Python code, which onnxgraph never loads from a file: pass "
+                     f"custom_objects={{'{layer_name}': <the function>}}, or replace the Lambda with a registered "
+                     "custom layer.")

@@ -9,8 +9,9 @@ name; op-layers become Keras operations. From Keras: each entry's class is found
 (registry, custom_objects, onnxgraph's layers: a `module` is never imported); config keys
 the onnxgraph class does not take are dropped when they hold Keras's "off" value (None,
 False, empty) and refused otherwise, naming the layer and option; Keras operations become
-op-layers of the same og.ops function. No Keras class that carries code (Lambda, a
-TorchModuleWrapper) has an onnxgraph counterpart, so such a file is refused by class name.
+op-layers of the same og.ops function. A Keras class that carries code (a TorchModuleWrapper)
+has no onnxgraph counterpart, so such a file is refused by class name; a Lambda is rebuilt only
+with its function given in-process (custom_objects), never from the code in the file.
 """
 
 from __future__ import annotations
