@@ -259,8 +259,9 @@ def test_compile_errors_teach():
     model = _linear()
     with pytest.raises(RuntimeError, match="compile"):
         model.fit(*_data(8), verbose=0)
-    with pytest.raises(ValueError, match="outputs"):
-        model.compile(loss="mse", loss_weights={"nope": 1.0})
+    model.compile(loss="mse", loss_weights={"a": 1.0, "b": 2.0})
+    with pytest.raises(ValueError, match="`loss_weights` must match the number of losses"):  # at fit, as Keras
+        model.fit(*_data(8), verbose=0)
     model.compile(loss="mse")
     with pytest.raises(ValueError, match="sample_weight"):
         model.fit(*_data(8), sample_weight=np.ones(3), verbose=0)
