@@ -28,7 +28,8 @@ def _is_structure_of_arrays(x) -> bool:
     if isinstance(x, dict):
         return all(_is_structure_of_arrays(v) for v in x.values())
     if isinstance(x, (list, tuple)):
-        return all(is_array_like(v) or isinstance(v, (list, tuple)) and v and not isinstance(v[0], tuple)
+        # None entries stay arrays' business: the feeds say which input is not optional.
+        return all(v is None or is_array_like(v) or isinstance(v, (list, tuple)) and v and not isinstance(v[0], tuple)
                    for v in x)
     return is_array_like(x)
 

@@ -130,7 +130,6 @@ EXPECTED: dict[str, str] = {
     'models/functional_test.py::FunctionalTest::test_optional_inputs': "fails: ValueError: Input 'input_layer_1' received None, but it is not optional: pass an array with shape (None, 2) and dtype float32 (an ONNX graph",
     'models/functional_test.py::FunctionalTest::test_rank_standardization': "fails: ValueError: Input 'input_layer' expects shape (2, 3), received an array of shape (2, 3, 1). (None is any size; the first dimension is the ba",
     'models/functional_test.py::FunctionalTest::test_rank_standardization_failure': 'fails: AssertionError: "name \'foo\' .* path \'\'" does not match "Input \'foo\' expects shape (None, 3), received an array of shape (2, 3, 4). (None is ',
-    'models/functional_test.py::FunctionalTest::test_required_none_raises_in_fit': 'fails: AssertionError: "not optional" does not match "When x is a generator or iterable of batches, do not pass `y`: yield (x, y) tuples."',
     'models/functional_test.py::FunctionalTest::test_restored_multi_output_type_tuple': 'fails: AssertionError: [array([[0.27564916, 0.37609875, 0.27580073, 0.9003484 ], [0.44483036, 0.24205717, 0.5461366 , 0.99490863]], dtype=float32),',
     'models/functional_test.py::FunctionalTest::test_serialization': 'fails: AssertionError: { "input_layers": [ "input_layer", 0, 0 ], "layers": [ { "class_name": "InputLayer", "config": { "batch_shape": [ 2, 3 ], "d',
     'models/functional_test.py::FunctionalTest::test_training_arg': 'fails: AssertionError: False is not true',
