@@ -11,6 +11,7 @@ from onnxgraph import ops
 from onnxgraph.losses import _functions as F
 from onnxgraph.losses._math import is_symbolic, mean_except_batch
 from onnxgraph.utils._naming import auto_name
+from onnxgraph.utils._tree import flatten
 
 __all__ = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "REDUCTIONS"]
@@ -81,7 +82,7 @@ class Loss:
 
     def emit_reduced(self, y_true, y_pred, sample_weight=None):
         """The scalar training loss with this loss's reduction (symbolic); sample_weight shape (batch,)."""
-        if not is_symbolic(y_true, y_pred):
+        if not is_symbolic(*flatten(y_true), *flatten(y_pred)):  # structures for losses over several outputs
             raise TypeError(f"Loss '{self.name}'.emit_reduced needs symbolic tensors.")
         values = self.call(y_true, y_pred)
         return self._reduce(values, sample_weight, self._combined_mask(y_true, y_pred, values))

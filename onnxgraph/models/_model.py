@@ -47,6 +47,8 @@ class Model(TrainingMixin, SubclassedMixin, ExportMixin, Layer):
     def _init_graph(self, inputs, outputs) -> None:
         if isinstance(inputs, tuple):
             inputs = list(inputs)
+        if isinstance(outputs, tuple) and len(outputs) == 1:
+            outputs = list(outputs)  # tuples (and namedtuples) of several outputs stay so, as in Keras
         inputs, outputs = clone_from_intermediate(inputs, outputs)
         self._inputs_struct, self._outputs_struct = inputs, outputs
         self.inputs = flatten(inputs)
@@ -224,9 +226,18 @@ def _auto_model_name(cls) -> str:
     return auto_name("functional" if cls is Model else cls.__name__)
 
 
+def _path_names(structure) -> list:
+    items = structure.items() if isinstance(structure, dict) else enumerate(structure)
+    return [str(k) if not isinstance(v, (list, tuple, dict)) else f"{k}_{sub}"
+            for k, v in items for sub in ([None] if not isinstance(v, (list, tuple, dict)) else _path_names(v))]
+
+
 def _output_names(outputs) -> list:
     if isinstance(outputs, dict):
-        return [str(k) for k in outputs]
+        # Nested values: one name per flat output, its path ("c_c1_0"), so names match `outputs`.
+        return [str(k) if not isinstance(v, (list, tuple, dict)) else f"{k}_{sub}"
+                for k, v in outputs.items() for sub in ([None] if not isinstance(v, (list, tuple, dict))
+                                                       else _path_names(v))]
     names, seen = [], set()
     for x in flatten(outputs):
         base = x._keras_history.layer.name

@@ -96,7 +96,7 @@ def normalize_feeds(x, signatures: list[InputSignature]) -> dict:
                 f"of {len(x)} arrays. Pass one array per input, in order, or a dict by name."
             )
         values = list(x)
-    elif isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
+    elif isinstance(x, (list, tuple)) and len(x) == 1 and (x[0] is None or hasattr(x[0], "shape")):
         values = [x[0]]
     else:
         if len(signatures) != 1:

@@ -1,7 +1,7 @@
 """compile()'s arguments resolved per model output, and the metric bookkeeping of fit/evaluate.
 
-Keras 3's rules: one loss applies to every output; a list gives one per output; a dict is
-keyed by output name. Metrics named "accuracy"/"acc" pick binary/categorical/sparse accuracy
+Keras 3's rules for `loss` (one loss for every output, one per output, dicts keyed by output
+name, losses over nested output structures) are `_loss_plan.build_plan`'s. Metrics named "accuracy"/"acc" pick binary/categorical/sparse accuracy
 from the label and output shapes. Logs are `loss`, then the compiled metrics (prefixed by the
 output name when the model has several outputs), then `<output>_loss` per output.
 """
@@ -14,15 +14,6 @@ from onnxgraph import losses as losses_module
 from onnxgraph import metrics as metrics_module
 
 __all__ = ["CompileConfig", "MetricsState"]
-
-
-def _loss_weight(value, output: str) -> float:
-    import math
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"compile(): `loss_weights` for output '{output}' must be a finite float >= 0, got {value!r}.")
-    return float(value)
 
 
 def _per_output(value, names: list[str], what: str, single_means_all: bool = True) -> list:
@@ -50,16 +41,6 @@ def _per_output(value, names: list[str], what: str, single_means_all: bool = Tru
     return [value] * n
 
 
-def _one_loss(spec, output_name):
-    """Keras accepts a one-entry list as an output's loss (loss=["mse", ["bce"]]); it is that loss."""
-    while isinstance(spec, (list, tuple)) and len(spec) == 1:
-        spec = spec[0]
-    if isinstance(spec, (list, tuple)):
-        raise ValueError(f"compile(): output '{output_name}' got {len(spec)} losses {list(spec)!r}; onnxgraph takes "
-                         "one loss per output. Sum them in one loss function (or a custom Loss) instead.")
-    return spec
-
-
 class CompileConfig:
     """What compile() received, resolved against the model (and the first targets) on demand."""
 
@@ -70,25 +51,16 @@ class CompileConfig:
         self.metrics_arg, self.weighted_metrics_arg = metrics, weighted_metrics
         self.output_names = list(model.output_names)
         self.pred_shapes = [tuple(x.shape) for x in model.outputs]
-        raw = [_one_loss(spec, name) for spec, name in zip(_per_output(loss, self.output_names, "loss"),
-                                                           self.output_names)]
-        self._raw_losses = raw
-        if isinstance(loss_weights, (list, tuple)) and len(self.output_names) == 1 and len(loss_weights) == 1:
-            loss_weights = loss_weights[0]
-        self.loss_weights = [None if w is None else _loss_weight(w, name) for w, name in
-                             zip(_per_output(loss_weights, self.output_names, "loss_weights"), self.output_names)]
+        self.loss_weights = [None] * len(self.output_names)  # per-term weights live in the plan's terms
         self.losses = None
 
     def resolve_losses(self, y_shapes=None) -> list:
-        """Loss objects per output ("crossentropy" needs the target shapes)."""
+        """The LossPlan (per-output label losses + loss terms) on the first fit/evaluate, as Keras builds
+        its CompileLoss then ("crossentropy" needs the target shapes; structure errors surface here)."""
         if self.losses is None:
-            y_shapes = y_shapes or [None] * len(self.output_names)
-            self.losses = [None if spec is None else
-                           losses_module.get(spec, y_true_shape=shape, y_pred_shape=pred)
-                           for spec, shape, pred in zip(self._raw_losses, y_shapes, self.pred_shapes)]
-            if all(loss is None for loss in self.losses):
-                raise ValueError(f"Model '{self.model.name}' was compiled without a loss; pass `loss=` to compile() "
-                                 "before fit() or evaluate().")
+            from onnxgraph.trainer._loss_plan import build_plan
+
+            self.losses = build_plan(self.model, self.loss, self.loss_weights_arg, y_shapes)
         return self.losses
 
     def label_specs(self) -> list:
@@ -125,10 +97,9 @@ class MetricsState:
         names = config.output_names
         multi = len(names) > 1
         self.loss_tracker = _RunningMean("loss")
-        n_losses = sum(loss is not None for loss in config.losses)
-        self.output_loss_trackers = [
-            (i, _RunningMean(f"{name}_loss")) for i, (name, loss) in enumerate(zip(names, config.losses))
-            if loss is not None and n_losses > 1]
+        terms = config.losses.terms
+        self.output_loss_trackers = [(k, _RunningMean(f"{term.name}_loss")) for k, term in enumerate(terms)
+                                     if len(terms) > 1]
         self.metrics: list[tuple[int, object, str, bool]] = []  # (output index, metric, log name, weighted)
         for arg, weighted in ((config.metrics_arg, False), (config.weighted_metrics_arg, True)):
             per_output = _per_output(arg, names, "weighted_metrics" if weighted else "metrics",

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from onnxgraph.runtime._feeds import InputSignature, normalize_feeds
+from onnxgraph.utils._tree import flatten
 
 __all__ = ["DataSpec", "ArrayData", "IterableData", "make_data", "split_validation", "is_array_like"]
 
@@ -27,7 +28,8 @@ def _is_structure_of_arrays(x) -> bool:
     if isinstance(x, dict):
         return all(_is_structure_of_arrays(v) for v in x.values())
     if isinstance(x, (list, tuple)):
-        return all(is_array_like(v) or isinstance(v, (list, tuple)) and v and not isinstance(v[0], tuple)
+        # None entries stay arrays' business: the feeds say which input is not optional.
+        return all(v is None or is_array_like(v) or isinstance(v, (list, tuple)) and v and not isinstance(v[0], tuple)
                    for v in x)
     return is_array_like(x)
 
@@ -51,6 +53,10 @@ class DataSpec:
         n = len(self.output_names)
         if value is None:
             return [None] * n
+        struct = getattr(self.model, "_outputs_struct", None)
+        if isinstance(value, dict) and isinstance(struct, dict) and set(value) <= set(struct) and \
+                len(struct) != n:  # nested dict outputs: the value follows their structure
+            return _flatten_like(value, struct, what)
         if isinstance(value, dict):
             unknown = [k for k in value if k not in self.output_names]
             if unknown:
@@ -111,6 +117,23 @@ class DataSpec:
                                      f"{value.shape}.")
                 result.append(value)
         return result
+
+
+def _flatten_like(value, struct, what: str) -> list:
+    """`value` flattened in the order of the output structure `struct` (None where it has no entry)."""
+    if isinstance(struct, dict):
+        if not isinstance(value, dict):
+            raise ValueError(f"{what} must follow the model's output structure: expected a dict with keys "
+                             f"{list(struct)}, got {type(value).__name__}.")
+        return [x for k in struct for x in _flatten_like(value.get(k), struct[k], what)]
+    if isinstance(struct, (list, tuple)):
+        if value is None:
+            return [None] * len(flatten(struct))
+        if not isinstance(value, (list, tuple)) or len(value) != len(struct):
+            raise ValueError(f"{what} must follow the model's output structure: expected {len(struct)} entries, "
+                             f"got {value!r:.80}.")
+        return [x for v, sv in zip(value, struct) for x in _flatten_like(v, sv, what)]
+    return [value]
 
 
 def class_weight_to_sample_weights(y: np.ndarray, class_weight: dict) -> np.ndarray:

@@ -56,24 +56,37 @@ class _Parts:
         self.outputs, self.output_names = [], []
 
 
+def _default_terms(losses, loss_weights, out_names):
+    """One term per output with a loss (callers that pass plain per-output lists)."""
+    from onnxgraph.trainer._loss_plan import LossTerm
+
+    return [LossTerm((i,), loss, weight, name, i)
+            for i, (loss, weight, name) in enumerate(zip(losses, loss_weights, out_names)) if loss is not None]
+
+
 def _loss_terms(parts, preds, out_names, losses, loss_weights, label_specs):
-    """Append label/sample-weight inputs and loss outputs for each output that has a loss."""
-    terms, labels, weights = [], [], []
-    for pred, name, loss, weight, spec in zip(preds, out_names, losses, loss_weights, label_specs):
+    """Append label/sample-weight inputs per output that a loss reads, and one loss output per term."""
+    labels, weights = [], []
+    y_trues, sample_weights = [None] * len(preds), [None] * len(preds)
+    for i, (name, loss, spec) in enumerate(zip(out_names, losses, label_specs)):
         if loss is None:
             continue
         shape, dtype = spec
-        y_true = placeholder(shape, dtype, f"{name}_true")
-        sample_weight = placeholder((None,), "float32", f"{name}_sample_weight")
-        parts.inputs += [y_true, sample_weight]
-        parts.input_names += [y_true.name, sample_weight.name]
-        labels.append(y_true.name)
-        weights.append(sample_weight.name)
-        with name_scope("loss"), name_scope(name):
-            value = loss.emit_reduced(y_true, pred, sample_weight)
+        y_trues[i] = placeholder(shape, dtype, f"{name}_true")
+        sample_weights[i] = placeholder((None,), "float32", f"{name}_sample_weight")
+        parts.inputs += [y_trues[i], sample_weights[i]]
+        parts.input_names += [y_trues[i].name, sample_weights[i].name]
+        labels.append(y_trues[i].name)
+        weights.append(sample_weights[i].name)
+    terms = []
+    plan = getattr(losses, "terms", None) or _default_terms(losses, loss_weights, out_names)
+    for term in plan:
+        with name_scope("loss"), name_scope(term.name.replace("/", "_")):
+            # A loss over several outputs takes the first one's sample weights (Keras: one per batch).
+            value = term.loss.emit_reduced(term.pack(y_trues), term.pack(preds), sample_weights[term.indices[0]])
             if value.dtype != "float32":
                 value = emit("Cast", [value], {"to": dtypes.to_onnx("float32")}, shapes=[()], dtypes_=["float32"])
-        terms.append((name, value, weight))
+        terms.append((term.name, value, term.weight))
     if not terms:
         raise ValueError("compile() was given no loss for any output; fit() needs at least one.")
     with name_scope("loss"):
@@ -84,8 +97,12 @@ def _loss_terms(parts, preds, out_names, losses, loss_weights, label_specs):
         total = emit("Identity", [total], shapes=[()], dtypes_=["float32"])
     loss_outputs = [(total, "loss")]
     if len(terms) > 1:
-        loss_outputs += [(emit("Identity", [value], shapes=[()], dtypes_=["float32"]), f"{name}_loss")
-                         for name, value, _ in terms]
+        seen: dict = {}
+        for name, value, _ in terms:  # graph names unique (two losses on one output share a log name)
+            key = f"{name}_loss"
+            seen[key] = seen.get(key, -1) + 1
+            key = key if not seen[key] else f"{key}_{seen[key]}"
+            loss_outputs.append((emit("Identity", [value], shapes=[()], dtypes_=["float32"]), key))
     return loss_outputs, labels, weights
 
 

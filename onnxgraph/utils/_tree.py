@@ -18,7 +18,9 @@ def map_structure(fn, structure):
         return {key: map_structure(fn, value) for key, value in structure.items()}
     if isinstance(structure, (list, tuple)):
         mapped = [map_structure(fn, item) for item in structure]
-        return mapped if isinstance(structure, list) else tuple(mapped)
+        if isinstance(structure, list):
+            return mapped
+        return type(structure)(*mapped) if hasattr(structure, "_fields") else tuple(mapped)  # namedtuples
     return fn(structure)
 
 

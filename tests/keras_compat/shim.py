@@ -180,10 +180,22 @@ except ImportError:
 
 # -- structure utilities the tests use on data --------------------------------------------------
 def _assert_same_structure(a, b, check_types=False):
-    from onnxgraph.utils._tree import flatten
-
-    if len(flatten(a)) != len(flatten(b)):
-        raise ValueError(f"The two structures don't have the same number of elements: {a} vs {b}.")
+    """keras.tree.assert_same_structure (optree's node checks and messages)."""
+    nested = (list, tuple, dict)
+    if isinstance(a, nested) or isinstance(b, nested):
+        if type(a) is not type(b):
+            raise ValueError(f"Node type mismatch; expected {type(a)}, but got {type(b)}.")
+        if isinstance(a, dict):
+            if set(a) != set(b):
+                raise ValueError(f"Node keys mismatch; missing key(s): {set(a) - set(b)}; extra key(s): "
+                                 f"{set(b) - set(a)}.")
+            pairs = [(a[k], b[k]) for k in a]
+        else:
+            if len(a) != len(b):
+                raise ValueError(f"Node arity mismatch; expected {len(a)}, but got {len(b)}.")
+            pairs = list(zip(a, b))
+        for x, y in pairs:
+            _assert_same_structure(x, y)
 
 
 def _map_structure(fn, *structures):

@@ -259,8 +259,9 @@ def test_compile_errors_teach():
     model = _linear()
     with pytest.raises(RuntimeError, match="compile"):
         model.fit(*_data(8), verbose=0)
-    with pytest.raises(ValueError, match="outputs"):
-        model.compile(loss="mse", loss_weights={"nope": 1.0})
+    model.compile(loss="mse", loss_weights={"a": 1.0, "b": 2.0})
+    with pytest.raises(ValueError, match="`loss_weights` must match the number of losses"):  # at fit, as Keras
+        model.fit(*_data(8), verbose=0)
     model.compile(loss="mse")
     with pytest.raises(ValueError, match="sample_weight"):
         model.fit(*_data(8), sample_weight=np.ones(3), verbose=0)
@@ -366,3 +367,11 @@ def test_seeded_dropout_draws_the_same_masks_in_every_run():
 
     for a, b in zip(run(1), run(2)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_none_for_a_required_input_in_fit_names_the_input():
+    x = og.Input(shape=(3,), name="x")
+    model = og.Model(x, layers.Dense(1)(x))
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="Input 'x' received None, but it is not optional"):
+        model.fit([None], np.ones((4, 1)), epochs=1, verbose=0)
