@@ -58,6 +58,9 @@ class Bidirectional(Layer):
         super().__init__(**kwargs)
         self.forward_layer = _renamed(layer, "forward_")
         self.backward_layer = backward_layer or _renamed(layer, "backward_", go_backwards=True)
+        if hasattr(layer, "use_cudnn"):  # Keras keeps it on both copies (it is not serialized)
+            self.forward_layer.use_cudnn = layer.use_cudnn
+            self.backward_layer.use_cudnn = layer.use_cudnn
         fw, bw = self.forward_layer, self.backward_layer
         if fw.go_backwards == bw.go_backwards:
             raise ValueError(

@@ -41,7 +41,7 @@ class _RNN(Layer):
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, activity_regularizer=None,
-                 use_cudnn="auto", **kwargs):
+                 **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.supports_masking = True
         if stateful:
@@ -56,7 +56,6 @@ class _RNN(Layer):
         self.stateful = False
         self.unroll = unroll
         self.zero_output_for_mask = zero_output_for_mask
-        self.use_cudnn = use_cudnn
         self.input_spec = InputSpec(ndim=3)
 
     # Keras exposes the cell's hyper-parameters on the layer.
@@ -166,6 +165,14 @@ def _sequence_dropout(x_tm, rate: float, seed):
     return ops.multiply(x_tm, mask)
 
 
+def _checked_use_cudnn(value):
+    """Keras's check; the value is kept (onnxgraph always emits the ONNX node, it selects nothing)."""
+    if value not in ("auto", True, False):
+        raise ValueError(f"Invalid value for argument `use_cudnn`: expected 'auto', True or False, "
+                         f"received use_cudnn={value!r}.")
+    return value
+
+
 def _cell_kwargs(layer_kwargs: dict) -> dict:
     """Move the cell's arguments (regularizers and constraints too) out of the layer's kwargs."""
     cell = {k: layer_kwargs.pop(k) for k in list(layer_kwargs) if k in _CELL_ARGS + WEIGHT_OPTIONS}
@@ -235,10 +242,11 @@ class LSTM(_RNN):
     """
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True,
-                 **kwargs):
+                 use_cudnn="auto", **kwargs):
         cell = LSTMCell(units, activation=activation, recurrent_activation=recurrent_activation,
                         unit_forget_bias=unit_forget_bias, name="lstm_cell", **_cell_kwargs(kwargs))
         super().__init__(cell, **kwargs)
+        self.use_cudnn = _checked_use_cudnn(use_cudnn)
 
     recurrent_activation = property(lambda self: self.cell.recurrent_activation)
     unit_forget_bias = property(lambda self: self.cell.unit_forget_bias)
@@ -276,10 +284,11 @@ class GRU(_RNN):
     """
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True,
-                 **kwargs):
+                 use_cudnn="auto", **kwargs):
         cell = GRUCell(units, activation=activation, recurrent_activation=recurrent_activation,
                        reset_after=reset_after, name="gru_cell", **_cell_kwargs(kwargs))
         super().__init__(cell, **kwargs)
+        self.use_cudnn = _checked_use_cudnn(use_cudnn)
 
     recurrent_activation = property(lambda self: self.cell.recurrent_activation)
     reset_after = property(lambda self: self.cell.reset_after)
