@@ -110,7 +110,6 @@ EXPECTED: dict[str, str] = {
     'layers/rnn/lstm_test.py::LSTMTest::test_statefulness': "fails: ValueError: Layer 'lstm': stateful=True is not supported (an ONNX model keeps no state between runs). Pass the last states back as `initial_",
     'layers/rnn/simple_rnn_test.py::SimpleRNNTest::test_basics': "fails: ValueError: Layer 'simple_rnn': recurrent_dropout cannot be trained with a fused ONNX SimpleRNN node. Use recurrent_dropout=0 (dropout on th",
     'layers/rnn/simple_rnn_test.py::SimpleRNNTest::test_statefulness': "fails: ValueError: Layer 'simple_rnn': stateful=True is not supported (an ONNX model keeps no state between runs). Pass the last states back as `in",
-    'layers/rnn/time_distributed_test.py::TimeDistributedTest::test_masking': "fails: AttributeError: module 'onnxgraph.layers' has no attribute 'Wrapper'",
     'models/functional_test.py::FunctionalTest::test_bad_input_spec': 'fails: AssertionError: "expects 1 .*input" does not match "Input \'input_layer\' expects shape (None, 4), received an array of shape (2, 2, 4). (None',
     'models/functional_test.py::FunctionalTest::test_deeply_nested_model': "fails: ValueError: Missing input 'input_layer': the model expects inputs ['input_layer', 'input_layer_1', 'input_layer_2'], received keys ['1', 'ot",
     'models/functional_test.py::FunctionalTest::test_disconnected_output': 'fails: AssertionError: ValueError not raised',
