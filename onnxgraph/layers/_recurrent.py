@@ -44,16 +44,12 @@ class _RNN(Layer):
                  **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.supports_masking = True
-        if stateful:
-            raise ValueError(
-                f"Layer '{self.name}': stateful=True is not supported (an ONNX model keeps no state "
-                "between runs). Pass the last states back as `initial_state` instead."
-            )
         self.cell = cell
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self.stateful = bool(stateful)
+        self.states = None  # stateful: non-trainable Variables (batch, units), made in build
         self.unroll = unroll
         self.zero_output_for_mask = zero_output_for_mask
         self.input_spec = InputSpec(ndim=3)
@@ -79,6 +75,27 @@ class _RNN(Layer):
         with outer, name_scope(self.cell.name):
             self.cell.build((sequences_shape[0],) + tuple(sequences_shape[2:]))
         self.cell.built = True
+        if self.stateful:
+            with outer:
+                self._create_state_variables(sequences_shape[0])
+
+    def _create_state_variables(self, batch_size) -> None:
+        """Keras: a stateful layer keeps its states as non-trainable variables of a fixed batch size."""
+        if batch_size is None:
+            raise ValueError(
+                f"Layer '{self.name}': a stateful RNN needs a fixed batch size. Give the input a batch size "
+                "(`Input(batch_shape=(batch, time, features))`, or `batch_input_shape=` on the first layer)."
+            )
+        self.states = [self.add_weight(shape=(int(batch_size), self.units), initializer="zeros",
+                                       trainable=False, name=f"state_{i}")
+                       for i in range(len(self.state_size))]
+
+    def reset_state(self) -> None:
+        """Zero the states of a stateful layer (Keras `reset_state`)."""
+        for variable in self.states or []:
+            variable.assign(np.zeros(variable.shape, dtype=dtypes.to_numpy(variable.dtype)))
+
+    reset_states = reset_state
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
         x_tm = self._time_major(sequences)
@@ -115,12 +132,20 @@ class _RNN(Layer):
         if self.go_backwards:
             x_tm = _rnn_emit.reverse_time(x_tm)
             mask_tm = None if mask_tm is None else _rnn_emit.reverse_time(mask_tm)
+        if initial_state is None and self.stateful:
+            initial_state = [variable.graph_value() for variable in self.states]
         initial = [None if s is None else ops.expand_dims(s, 0) for s in self._initial_states(initial_state)]
         if mask_tm is not None:
-            return _rnn_mask.run_masked(self, x_tm, mask_tm, initial)
-        y, *states = self._emit(x_tm, initial)
-        states = [ops.squeeze(s, 0) for s in states]
-        return ops.squeeze(y, 1), states, states[0]
+            result = _rnn_mask.run_masked(self, x_tm, mask_tm, initial)
+        else:
+            y, *states = self._emit(x_tm, initial)
+            states = [ops.squeeze(s, 0) for s in states]
+            result = ops.squeeze(y, 1), states, states[0]
+        updates = current_options().get("state_updates")
+        if self.stateful and updates is not None:
+            # The runtime writes the final states back after the batch (as BatchNormalization's statistics).
+            updates.extend(zip(self.states, result[1]))
+        return result
 
     def _initial_states(self, initial_state) -> list:
         if initial_state is None:
