@@ -7,6 +7,12 @@ How they emit (see `_rnn_emit.py` for the node-level conventions):
 - SimpleRNN emits ONNX RNN for inference. ONNX RNN has no gradient in ORT-training, so
   under ``emit_options(training_graph=True)`` it emits the equivalent saturated-gate GRU
   (same initializers); training helpers build their graphs inside that option.
+- `stateful=True` (Keras semantics): the states are non-trainable Variables of the fixed batch
+  size (`layer.states`, not in `weights`, as in Keras), zeroed by `reset_state()`. The graph
+  reads them where no `initial_state` is given and reports the final states as state updates
+  (like BatchNormalization's moving statistics); an eager `layer(x)` writes them back after
+  each call. Running a Model that contains a stateful layer (predict, __call__, fit,
+  evaluate) raises NotImplementedError for now: the model graph bakes the states in.
 - `dropout` (training only) multiplies the inputs by one mask per sequence, as Keras's
   fused kernels do; `recurrent_dropout` cannot be expressed with a fused node and raises
   in a training graph.
@@ -22,16 +28,38 @@ from onnxgraph import ops
 from onnxgraph.backend import dtypes
 from onnxgraph.backend.emit import constant, emit
 from onnxgraph.backend.scope import current_options, current_scope, name_scope
+from onnxgraph.backend.variable import Variable
 from onnxgraph.layers import _rnn_emit, _rnn_mask
 from onnxgraph.layers._input_spec import InputSpec
 from onnxgraph.layers._layer import Layer
 from onnxgraph.utils._tree import flatten
 from onnxgraph.layers._rnn_cells import WEIGHT_OPTIONS, GRUCell, LSTMCell, SimpleRNNCell
 
-__all__ = ["SimpleRNN", "LSTM", "GRU"]
+__all__ = ["SimpleRNN", "LSTM", "GRU", "state_variables", "refuse_stateful"]
 
 _CELL_ARGS = ("activation", "recurrent_activation", "use_bias", "kernel_initializer",
               "recurrent_initializer", "bias_initializer", "dropout", "recurrent_dropout", "seed")
+
+
+def state_variables(layer) -> list:
+    """The state Variables of every stateful RNN in `layer` (itself included)."""
+    from onnxgraph.layers._layer import _all_sublayers
+
+    return [v for item in [layer, *_all_sublayers(layer)] if getattr(item, "stateful", False)
+            and isinstance(item, _RNN) for v in item.states or []]
+
+
+def refuse_stateful(model, what: str) -> None:
+    """A clear error where a model-level run would not carry the states between batches."""
+    from onnxgraph.layers._layer import _all_sublayers
+
+    names = [item.name for item in _all_sublayers(model) if isinstance(item, _RNN) and item.stateful]
+    if names:
+        raise NotImplementedError(
+            f"Model '{model.name}': {what} with stateful RNN layer(s) {names} is not supported yet (the "
+            "states would not be carried between batches). Call the layers eagerly (`layer(x)` keeps and "
+            "writes back the states), or use stateful=False with `initial_state` and `return_state=True`."
+        )
 
 
 class _RNN(Layer):
@@ -72,12 +100,12 @@ class _RNN(Layer):
         scope = current_scope()
         # Weight paths are <layer>/<cell>/<weight> as in Keras, also when build() is called directly.
         outer = name_scope(self.name) if not scope or scope[-1] != self.name else contextlib.nullcontext()
-        with outer, name_scope(self.cell.name):
-            self.cell.build((sequences_shape[0],) + tuple(sequences_shape[2:]))
-        self.cell.built = True
-        if self.stateful:
-            with outer:
+        with outer:
+            with name_scope(self.cell.name):
+                self.cell.build((sequences_shape[0],) + tuple(sequences_shape[2:]))
+            if self.stateful:
                 self._create_state_variables(sequences_shape[0])
+        self.cell.built = True
 
     def _create_state_variables(self, batch_size) -> None:
         """Keras: a stateful layer keeps its states as non-trainable variables of a fixed batch size."""
@@ -86,8 +114,11 @@ class _RNN(Layer):
                 f"Layer '{self.name}': a stateful RNN needs a fixed batch size. Give the input a batch size "
                 "(`Input(batch_shape=(batch, time, features))`, or `batch_input_shape=` on the first layer)."
             )
-        self.states = [self.add_weight(shape=(int(batch_size), self.units), initializer="zeros",
-                                       trainable=False, name=f"state_{i}")
+        # As Keras (untracked "rnn_state" variables): not in `weights`, so get/set_weights match Keras.
+        path = "/".join(current_scope() or (self.name,))
+        dtype = self.cell.dtype
+        self.states = [Variable(np.zeros((int(batch_size), self.units), dtype=dtypes.to_numpy(dtype)),
+                                name="rnn_state", path=f"{path}/rnn_state_{i}", trainable=False, dtype=dtype)
                        for i in range(len(self.state_size))]
 
     def reset_state(self) -> None:
@@ -217,6 +248,7 @@ class SimpleRNN(_RNN):
         return_sequences: Return the whole output sequence instead of the last output.
         return_state: Also return the final state(s).
         go_backwards: Process the sequence backwards (the returned sequence is reversed too).
+        stateful: Carry the final states into the next eager call (fixed batch size; see the module doc).
 
     Returns:
         The last output (batch, units), or (batch, time, units) with return_sequences, then
@@ -254,6 +286,7 @@ class LSTM(_RNN):
         return_sequences: Return the whole output sequence instead of the last output.
         return_state: Also return the final state(s).
         go_backwards: Process the sequence backwards (the returned sequence is reversed too).
+        stateful: Carry the final states into the next eager call (fixed batch size; see the module doc).
 
     Returns:
         The last output (batch, units), or (batch, time, units) with return_sequences, then
@@ -296,6 +329,7 @@ class GRU(_RNN):
         return_sequences: Return the whole output sequence instead of the last output.
         return_state: Also return the final state(s).
         go_backwards: Process the sequence backwards (the returned sequence is reversed too).
+        stateful: Carry the final states into the next eager call (fixed batch size; see the module doc).
 
     Returns:
         The last output (batch, units), or (batch, time, units) with return_sequences, then
