@@ -31,7 +31,7 @@ from onnxgraph.layers._reshaping import Flatten, Permute, RepeatVector, Reshape
 from onnxgraph.layers._separable import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D
 from onnxgraph.layers._spatial import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D,
                                        UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
-from onnxgraph.layers._wrappers import TimeDistributed
+from onnxgraph.layers._wrappers import TimeDistributed, Wrapper
 
 # Keras's alternative names for the same classes.
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
@@ -50,7 +50,7 @@ __all__ = [
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
     "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "BatchNormalization", "Rescaling", "Normalization",
-    "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
+    "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "Wrapper",
     "LayerNormalization", "GroupNormalization", "MultiHeadAttention",
     "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
     "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",

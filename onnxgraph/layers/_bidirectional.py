@@ -58,6 +58,9 @@ class Bidirectional(Layer):
         super().__init__(**kwargs)
         self.forward_layer = _renamed(layer, "forward_")
         self.backward_layer = backward_layer or _renamed(layer, "backward_", go_backwards=True)
+        if hasattr(layer, "use_cudnn"):  # Keras keeps it on both copies (it is not serialized)
+            self.forward_layer.use_cudnn = layer.use_cudnn
+            self.backward_layer.use_cudnn = layer.use_cudnn
         fw, bw = self.forward_layer, self.backward_layer
         if fw.go_backwards == bw.go_backwards:
             raise ValueError(
@@ -73,7 +76,7 @@ class Bidirectional(Layer):
         self.merge_mode = merge_mode
         self.return_sequences = fw.return_sequences
         self.return_state = fw.return_state
-        self.stateful = False
+        self.stateful = fw.stateful
         self._initial_weights = weights
         self.input_spec = InputSpec(ndim=3)
 
@@ -88,6 +91,19 @@ class Bidirectional(Layer):
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
             self._initial_weights = None
+
+    def reset_state(self) -> None:
+        """Zero both directions' states (stateful layers; Keras `reset_state`)."""
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    reset_states = reset_state
+
+    @property
+    def states(self):
+        if not self.stateful:
+            return None
+        return list(self.forward_layer.states or []) + list(self.backward_layer.states or [])
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
         mask_tm = None if mask is None else _rnn_mask.time_major_mask(mask)

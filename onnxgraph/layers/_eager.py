@@ -102,6 +102,7 @@ def _to_array(layer, value):
 
 
 def _compile(layer, args, kwargs, arrays, masks):
+    from onnxgraph.layers._recurrent import state_variables
     from onnxgraph.runtime import GraphRunner
 
     holders = [placeholder(a.shape, dtypes.standardize(a.dtype), f"x{i}") for i, a in enumerate(arrays)]
@@ -120,7 +121,8 @@ def _compile(layer, args, kwargs, arrays, masks):
     mask_of = [i for i, x in enumerate(flat_outputs) if getattr(x, "_keras_mask", None) is not None]
     fetched = flat_outputs + [flat_outputs[i]._keras_mask for i in mask_of] + [value for _, value in updates]
     runner = GraphRunner(inputs + mask_inputs, fetched, [x.name for x in inputs + mask_inputs],
-                         [f"y{i}" for i in range(len(fetched))], layer.weights, name=layer.name)
+                         [f"y{i}" for i in range(len(fetched))], layer.weights + state_variables(layer),
+                         name=layer.name)
     if not updates:
         return outputs, runner.run_feeds, mask_of
     n = len(fetched) - len(updates)

@@ -7,6 +7,12 @@ How they emit (see `_rnn_emit.py` for the node-level conventions):
 - SimpleRNN emits ONNX RNN for inference. ONNX RNN has no gradient in ORT-training, so
   under ``emit_options(training_graph=True)`` it emits the equivalent saturated-gate GRU
   (same initializers); training helpers build their graphs inside that option.
+- `stateful=True` (Keras semantics): the states are non-trainable Variables of the fixed batch
+  size (`layer.states`, not in `weights`, as in Keras), zeroed by `reset_state()`. The graph
+  reads them where no `initial_state` is given and reports the final states as state updates
+  (like BatchNormalization's moving statistics); an eager `layer(x)` writes them back after
+  each call. Running a Model that contains a stateful layer (predict, __call__, fit,
+  evaluate) raises NotImplementedError for now: the model graph bakes the states in.
 - `dropout` (training only) multiplies the inputs by one mask per sequence, as Keras's
   fused kernels do; `recurrent_dropout` cannot be expressed with a fused node and raises
   in a training graph.
@@ -22,16 +28,38 @@ from onnxgraph import ops
 from onnxgraph.backend import dtypes
 from onnxgraph.backend.emit import constant, emit
 from onnxgraph.backend.scope import current_options, current_scope, name_scope
+from onnxgraph.backend.variable import Variable
 from onnxgraph.layers import _rnn_emit, _rnn_mask
 from onnxgraph.layers._input_spec import InputSpec
 from onnxgraph.layers._layer import Layer
 from onnxgraph.utils._tree import flatten
 from onnxgraph.layers._rnn_cells import WEIGHT_OPTIONS, GRUCell, LSTMCell, SimpleRNNCell
 
-__all__ = ["SimpleRNN", "LSTM", "GRU"]
+__all__ = ["SimpleRNN", "LSTM", "GRU", "state_variables", "refuse_stateful"]
 
 _CELL_ARGS = ("activation", "recurrent_activation", "use_bias", "kernel_initializer",
               "recurrent_initializer", "bias_initializer", "dropout", "recurrent_dropout", "seed")
+
+
+def state_variables(layer) -> list:
+    """The state Variables of every stateful RNN in `layer` (itself included)."""
+    from onnxgraph.layers._layer import _all_sublayers
+
+    return [v for item in [layer, *_all_sublayers(layer)] if getattr(item, "stateful", False)
+            and isinstance(item, _RNN) for v in item.states or []]
+
+
+def refuse_stateful(model, what: str) -> None:
+    """A clear error where a model-level run would not carry the states between batches."""
+    from onnxgraph.layers._layer import _all_sublayers
+
+    names = [item.name for item in _all_sublayers(model) if isinstance(item, _RNN) and item.stateful]
+    if names:
+        raise NotImplementedError(
+            f"Model '{model.name}': {what} with stateful RNN layer(s) {names} is not supported yet (the "
+            "states would not be carried between batches). Call the layers eagerly (`layer(x)` keeps and "
+            "writes back the states), or use stateful=False with `initial_state` and `return_state=True`."
+        )
 
 
 class _RNN(Layer):
@@ -41,22 +69,17 @@ class _RNN(Layer):
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, activity_regularizer=None,
-                 use_cudnn="auto", **kwargs):
+                 **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.supports_masking = True
-        if stateful:
-            raise ValueError(
-                f"Layer '{self.name}': stateful=True is not supported (an ONNX model keeps no state "
-                "between runs). Pass the last states back as `initial_state` instead."
-            )
         self.cell = cell
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self.stateful = bool(stateful)
+        self.states = None  # stateful: non-trainable Variables (batch, units), made in build
         self.unroll = unroll
         self.zero_output_for_mask = zero_output_for_mask
-        self.use_cudnn = use_cudnn
         self.input_spec = InputSpec(ndim=3)
 
     # Keras exposes the cell's hyper-parameters on the layer.
@@ -77,9 +100,33 @@ class _RNN(Layer):
         scope = current_scope()
         # Weight paths are <layer>/<cell>/<weight> as in Keras, also when build() is called directly.
         outer = name_scope(self.name) if not scope or scope[-1] != self.name else contextlib.nullcontext()
-        with outer, name_scope(self.cell.name):
-            self.cell.build((sequences_shape[0],) + tuple(sequences_shape[2:]))
+        with outer:
+            with name_scope(self.cell.name):
+                self.cell.build((sequences_shape[0],) + tuple(sequences_shape[2:]))
+            if self.stateful:
+                self._create_state_variables(sequences_shape[0])
         self.cell.built = True
+
+    def _create_state_variables(self, batch_size) -> None:
+        """Keras: a stateful layer keeps its states as non-trainable variables of a fixed batch size."""
+        if batch_size is None:
+            raise ValueError(
+                f"Layer '{self.name}': a stateful RNN needs a fixed batch size. Give the input a batch size "
+                "(`Input(batch_shape=(batch, time, features))`, or `batch_input_shape=` on the first layer)."
+            )
+        # As Keras (untracked "rnn_state" variables): not in `weights`, so get/set_weights match Keras.
+        path = "/".join(current_scope() or (self.name,))
+        dtype = self.cell.dtype
+        self.states = [Variable(np.zeros((int(batch_size), self.units), dtype=dtypes.to_numpy(dtype)),
+                                name="rnn_state", path=f"{path}/rnn_state_{i}", trainable=False, dtype=dtype)
+                       for i in range(len(self.state_size))]
+
+    def reset_state(self) -> None:
+        """Zero the states of a stateful layer (Keras `reset_state`)."""
+        for variable in self.states or []:
+            variable.assign(np.zeros(variable.shape, dtype=dtypes.to_numpy(variable.dtype)))
+
+    reset_states = reset_state
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
         x_tm = self._time_major(sequences)
@@ -116,12 +163,20 @@ class _RNN(Layer):
         if self.go_backwards:
             x_tm = _rnn_emit.reverse_time(x_tm)
             mask_tm = None if mask_tm is None else _rnn_emit.reverse_time(mask_tm)
+        if initial_state is None and self.stateful:
+            initial_state = [variable.graph_value() for variable in self.states]
         initial = [None if s is None else ops.expand_dims(s, 0) for s in self._initial_states(initial_state)]
         if mask_tm is not None:
-            return _rnn_mask.run_masked(self, x_tm, mask_tm, initial)
-        y, *states = self._emit(x_tm, initial)
-        states = [ops.squeeze(s, 0) for s in states]
-        return ops.squeeze(y, 1), states, states[0]
+            result = _rnn_mask.run_masked(self, x_tm, mask_tm, initial)
+        else:
+            y, *states = self._emit(x_tm, initial)
+            states = [ops.squeeze(s, 0) for s in states]
+            result = ops.squeeze(y, 1), states, states[0]
+        updates = current_options().get("state_updates")
+        if self.stateful and updates is not None:
+            # The runtime writes the final states back after the batch (as BatchNormalization's statistics).
+            updates.extend(zip(self.states, result[1]))
+        return result
 
     def _initial_states(self, initial_state) -> list:
         if initial_state is None:
@@ -166,6 +221,14 @@ def _sequence_dropout(x_tm, rate: float, seed):
     return ops.multiply(x_tm, mask)
 
 
+def _checked_use_cudnn(value):
+    """Keras's check; the value is kept (onnxgraph always emits the ONNX node, it selects nothing)."""
+    if value not in ("auto", True, False):
+        raise ValueError(f"Invalid value for argument `use_cudnn`: expected 'auto', True or False, "
+                         f"received use_cudnn={value!r}.")
+    return value
+
+
 def _cell_kwargs(layer_kwargs: dict) -> dict:
     """Move the cell's arguments (regularizers and constraints too) out of the layer's kwargs."""
     cell = {k: layer_kwargs.pop(k) for k in list(layer_kwargs) if k in _CELL_ARGS + WEIGHT_OPTIONS}
@@ -185,6 +248,7 @@ class SimpleRNN(_RNN):
         return_sequences: Return the whole output sequence instead of the last output.
         return_state: Also return the final state(s).
         go_backwards: Process the sequence backwards (the returned sequence is reversed too).
+        stateful: Carry the final states into the next eager call (fixed batch size; see the module doc).
 
     Returns:
         The last output (batch, units), or (batch, time, units) with return_sequences, then
@@ -222,6 +286,7 @@ class LSTM(_RNN):
         return_sequences: Return the whole output sequence instead of the last output.
         return_state: Also return the final state(s).
         go_backwards: Process the sequence backwards (the returned sequence is reversed too).
+        stateful: Carry the final states into the next eager call (fixed batch size; see the module doc).
 
     Returns:
         The last output (batch, units), or (batch, time, units) with return_sequences, then
@@ -235,10 +300,11 @@ class LSTM(_RNN):
     """
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True,
-                 **kwargs):
+                 use_cudnn="auto", **kwargs):
         cell = LSTMCell(units, activation=activation, recurrent_activation=recurrent_activation,
                         unit_forget_bias=unit_forget_bias, name="lstm_cell", **_cell_kwargs(kwargs))
         super().__init__(cell, **kwargs)
+        self.use_cudnn = _checked_use_cudnn(use_cudnn)
 
     recurrent_activation = property(lambda self: self.cell.recurrent_activation)
     unit_forget_bias = property(lambda self: self.cell.unit_forget_bias)
@@ -263,6 +329,7 @@ class GRU(_RNN):
         return_sequences: Return the whole output sequence instead of the last output.
         return_state: Also return the final state(s).
         go_backwards: Process the sequence backwards (the returned sequence is reversed too).
+        stateful: Carry the final states into the next eager call (fixed batch size; see the module doc).
 
     Returns:
         The last output (batch, units), or (batch, time, units) with return_sequences, then
@@ -276,10 +343,11 @@ class GRU(_RNN):
     """
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True,
-                 **kwargs):
+                 use_cudnn="auto", **kwargs):
         cell = GRUCell(units, activation=activation, recurrent_activation=recurrent_activation,
                        reset_after=reset_after, name="gru_cell", **_cell_kwargs(kwargs))
         super().__init__(cell, **kwargs)
+        self.use_cudnn = _checked_use_cudnn(use_cudnn)
 
     recurrent_activation = property(lambda self: self.cell.recurrent_activation)
     reset_after = property(lambda self: self.cell.reset_after)

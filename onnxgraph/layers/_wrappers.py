@@ -1,21 +1,74 @@
-"""TimeDistributed: apply a layer to every time step of a (batch, time, ...) input."""
+"""Wrapper (Keras's abstract base of layers around a layer) and TimeDistributed."""
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
 from onnxgraph.backend.emit import constant, emit
+from onnxgraph.backend.scope import current_scope, name_scope
 from onnxgraph.layers._input_spec import InputSpec
 from onnxgraph.layers._layer import Layer
 
-__all__ = ["TimeDistributed"]
+__all__ = ["Wrapper", "TimeDistributed"]
 
 
 def _int64(values):
     return constant(np.asarray(values, dtype=np.int64))
 
 
-class TimeDistributed(Layer):
+class Wrapper(Layer):
+    """Abstract base of a layer that wraps `layer` (Keras `layers.Wrapper`); subclasses write `call`.
+
+    `build` builds the wrapped layer on the same input shape (its weights are named
+    <wrapper>/<layer>/<weight>); the config stores the wrapped layer under "layer".
+
+    Args:
+        layer: The layer instance to wrap.
+
+    Example:
+        >>> class Twice(Wrapper):
+        ...     def call(self, x):
+        ...         return self.layer.call(x) * 2
+        >>> Twice(Dense(3))(Input(shape=(4,))).shape
+        (None, 3)
+    """
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"Layer {layer!r} supplied to Wrapper isn't a supported layer type: pass an "
+                             "onnxgraph layer instance.")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape=None):
+        if not self.layer.built:
+            scope = current_scope()
+            outer = name_scope(self.name) if not scope or scope[-1] != self.name else contextlib.nullcontext()
+            with outer, name_scope(self.layer.name):
+                self.layer.build(input_shape)
+            self.layer.built = True
+
+    def get_config(self):
+        from onnxgraph.models._config import serialize_layer
+
+        return {**super().get_config(), "layer": serialize_layer(self.layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        from onnxgraph.models._config import deserialize_layer
+
+        config = dict(config)
+        layer = deserialize_layer(config.pop("layer"))
+        batch_input_shape = config.pop("batch_input_shape", None)
+        wrapper = cls(layer, **config)
+        if batch_input_shape is not None:
+            wrapper._batch_input_shape = tuple(batch_input_shape)
+        return wrapper
+
+
+class TimeDistributed(Wrapper):
     """Applies `layer` to each temporal slice: (batch, time, *inner) -> (batch, time, *out).
 
     The time axis is folded into the batch (one Reshape), the layer runs once on
@@ -36,9 +89,8 @@ class TimeDistributed(Layer):
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed wraps a layer instance, received {layer!r}.")
-        super().__init__(**kwargs)
+        super().__init__(layer, **kwargs)
         self.supports_masking = True  # Keras: the (batch, time) mask passes through
-        self.layer = layer
         self.input_spec = InputSpec(min_ndim=3)
 
     def build(self, input_shape):
@@ -58,6 +110,9 @@ class TimeDistributed(Layer):
             fold_shape = _int64([-1, *inner])
         folded = emit("Reshape", [inputs, fold_shape], shapes=[(None, *inner)], dtypes_=[inputs.dtype])
         kwargs = {"training": training} if training is not None and "training" in self.layer._call_params else {}
+        if mask is not None and "mask" in self.layer._call_params:
+            # Keras gives the layer mask[:, t] at step t; folded, that is the mask over batch*time.
+            kwargs["mask"] = _fold_mask(mask)
         y = self.layer(folded, **kwargs)
         if not hasattr(y, "shape") or isinstance(y, (list, tuple)):
             raise ValueError(f"Layer '{self.name}': the wrapped layer '{self.layer.name}' must return one tensor.")
@@ -76,18 +131,13 @@ class TimeDistributed(Layer):
                                 shapes=[(2 + len(out),)], dtypes_=["int64"])
         return emit("Reshape", [y, unfold_shape], shapes=[(inputs.shape[0], steps, *out)], dtypes_=[y.dtype])
 
-    def get_config(self):
-        from onnxgraph.models._config import serialize_layer
 
-        return {**super().get_config(), "layer": serialize_layer(self.layer)}
-
-    @classmethod
-    def from_config(cls, config):
-        from onnxgraph.models._config import deserialize_layer
-
-        config = dict(config)
-        config["layer"] = deserialize_layer(config["layer"])
-        return super().from_config(config)
+def _fold_mask(mask):
+    """(batch, time, *rest) mask -> (batch * time, *rest), rest known."""
+    rest = tuple(mask.shape[2:])
+    if None in rest:
+        raise ValueError(f"TimeDistributed: a mask of shape {mask.shape} needs known dimensions after time.")
+    return emit("Reshape", [mask, _int64([-1, *rest])], shapes=[(None, *rest)], dtypes_=[mask.dtype])
 
 
 def _check_time_mask(layer, inputs, mask) -> None:

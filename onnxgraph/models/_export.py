@@ -178,6 +178,9 @@ class ExportMixin:
 
     # -- running -----------------------------------------------------------------------------------
     def _runner(self, providers="auto"):
+        from onnxgraph.layers._recurrent import refuse_stateful
+
+        refuse_stateful(self, "running the model (predict / __call__)")
         key = providers if isinstance(providers, str) else tuple(providers)
         runner = self._runners.get(key)
         if runner is None:

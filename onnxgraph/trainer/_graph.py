@@ -171,6 +171,9 @@ class TrainingIR:
 def build_ir(model, losses, loss_weights, label_specs, ort_check: bool = True) -> TrainingIR:
     """The training graph (replayed with training=True, gradient-safe rewrite applied) and the
     evaluation graph, with one layout per weight across both."""
+    from onnxgraph.layers._recurrent import refuse_stateful
+
+    refuse_stateful(model, "training or evaluating")
     train_parts, layer_updates, labels, weights, n_losses = _emit_parts(model, losses, loss_weights, label_specs, True)
     train_graph = _graph(train_parts)
     ctx = _rules.rewrite_for_training(train_graph, check=ort_check)

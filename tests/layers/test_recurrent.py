@@ -204,8 +204,8 @@ def test_config_round_trip_and_save_load(tmp_path):
 
 
 def test_errors_name_the_layer():
-    with pytest.raises(ValueError, match="stateful"):
-        layers.LSTM(3, stateful=True)
+    with pytest.raises(ValueError, match="'lstm_s'.*stateful RNN needs a fixed batch size"):
+        layers.LSTM(3, stateful=True, name="lstm_s")(og.Input(shape=(4, 2)))
     with pytest.raises(ValueError, match="'lstm_1'.*rank 3"):
         layers.LSTM(3, name="lstm_1")(og.Input(shape=(4,)))
     with pytest.raises(ValueError, match="'gru'.*initial state 0 must have shape \\(batch, 3\\)"):
