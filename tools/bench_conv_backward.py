@@ -30,6 +30,7 @@ Weight-gradient formulations (x: (N, C, H, W), dY: (N, O, H', W'), dW: (O, C, kh
 Input-gradient formulations (dX: (N, C, H, W)):
   conv_transpose ConvTranspose(dY, W) with the forward's pads/strides/dilations
   pad_conv       Pad dY by (k-1-pad) and Conv with the flipped, transposed kernel (stride 1)
+  conv_pads      the same Conv with pads=k-1-pad as its attribute (no Pad node; stride 1)
 """
 
 from __future__ import annotations
@@ -184,10 +185,22 @@ def dx_pad_conv(s):
     return b.model([("dy", [n, o, ho, wo]), ("w", [o, c, k, k])], dx)
 
 
+def dx_conv_pads(s):
+    _, n, c, h, w, o, k, p = s
+    ho, wo = _out(h, k, p), _out(w, k, p)
+    b = _Builder()
+    q = k - 1 - p
+    flip = b.const(np.arange(k)[::-1].astype(np.int64).copy())
+    wt = b.op("Transpose", ["w"], perm=[1, 0, 2, 3])
+    wt = b.op("Gather", [b.op("Gather", [wt, flip], axis=2), flip], axis=3)
+    dx = b.op("Conv", ["dy", wt], pads=[q] * 4)
+    return b.model([("dy", [n, o, ho, wo]), ("w", [o, c, k, k])], dx)
+
+
 WEIGHT = {"offsets": dw_offsets, "swapped_conv": dw_swapped_conv, "gather_im2col": dw_gather_im2col,
           "gather_nchw": dw_gather_nchw,
           "onehot_im2col": dw_onehot_im2col}
-INPUT = {"conv_transpose": dx_conv_transpose, "pad_conv": dx_pad_conv}
+INPUT = {"conv_transpose": dx_conv_transpose, "pad_conv": dx_pad_conv, "conv_pads": dx_conv_pads}
 
 
 def _session(model, threads):
@@ -354,6 +367,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", action="store_true", help="time the whole toy ResNet backward graph")
+    parser.add_argument("--only", choices=["dW", "dX"], help="time only weight or only input gradients")
     parser.add_argument("--rewrites", action="store_true", help="time single layers: native rules vs trainer rewrite")
     args = parser.parse_args()
     if args.model:
@@ -370,6 +384,8 @@ def main():
         dy = rng.standard_normal((n, o, ho, wo)).astype(np.float32)
         wt = rng.standard_normal((o, c, k, k)).astype(np.float32)
         for kind, table, feeds in (("dW", WEIGHT, {"x": x, "dy": dy}), ("dX", INPUT, {"dy": dy, "w": wt})):
+            if args.only and kind != args.only:
+                continue
             if kind == "dX" and shape[0].startswith("conv1"):
                 continue  # the image input needs no gradient
             result = bench(shape, table, lambda _s, f=feeds: f, args.rounds, args.threads)

@@ -4,12 +4,15 @@ Formulations, measured on the toy ResNet's conv shapes (tools/bench_conv_backwar
 onnxruntime 1.19 and 1.32, one thread):
 - input gradient: ConvTranspose(dY, W) with the forward's pads/strides/dilations/group and the
   output_padding that gives back the input's size (a padded Conv with the flipped kernel was
-  1.3x slower);
+  1.3x slower; with the padding as the Conv's pads attribute instead of a Pad node it won only on
+  the 'same' 9x9 blocks on 1.19 (1.17x) and lost there on 1.32 (0.95x), and lost on the valid
+  convs on both: tools/bench_conv_backward.py --only dX);
 - weight gradient: im2col by ONE Gather of every patch from x in (N, H*W, C) layout, then ONE
   MatMul with dY as (O, N*P). It beat one MatMul per kernel offset over Slices (the earlier
   prototype's choice) by ~1.2x, a Conv with batch and channel axes swapped by ~1.8x, and
   patches by a one-hot grouped Conv by ~1.3x. Its indices need known spatial sizes; with a
-  runtime-sized spatial axis the weight gradient is the swapped-axes Conv, which works on
+  runtime-sized spatial axis the weight gradient is the swapped-axes Conv (re-measured in the
+  whole toy-ResNet graph, --model, onnxruntime 1.32: 0.84x the im2col speed), which works on
   any size, and above IM2COL_MAX_PER_SAMPLE patch elements per sample it goes one kernel
   offset at a time (memory).
 ConvTranspose is the adjoint of Conv with the same attributes, so its input gradient is that

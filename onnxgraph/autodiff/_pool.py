@@ -7,6 +7,9 @@ onnxruntime's MaxPool with Indices is ~10x slower than without (29 vs 2-4 ms on 
 ResNet's 64x64x28x28 pool), but the index-free forms measured for disjoint windows (ArgMax
 over transposed windows; an Equal mask with ties split, by 6-D broadcasts or by Resize and
 AveragePool) were 1.0-2.3x slower still (onnxruntime 1.19 and 1.32, one thread).
+For disjoint windows MaxUnpool(dY, Indices, shape(x)) gives the same result ~1.2x faster than
+the ScatterElements (pool + scatter, both runtimes), but onnxruntime's CUDA provider has no
+MaxUnpool kernel (it would fall back to the CPU), so the rule keeps the scatter.
 AveragePool is linear: its adjoint is a depthwise ConvTranspose with a ones kernel applied to
 dY divided by each window's count (the divisors AveragePool uses, read off the runtime: see
 `_inverse_counts`). GlobalMaxPool routes dY to the ArgMax of each channel.
