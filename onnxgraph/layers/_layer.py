@@ -248,7 +248,11 @@ class Layer:
     def from_config(cls, config: dict):
         config = dict(config)
         batch_input_shape = config.pop("batch_input_shape", None)
-        layer = cls(**config)
+        try:
+            layer = cls(**config)
+        except Exception as e:  # Keras's wrapping (its tests match on TypeError), keeping the cause
+            raise TypeError(f"Error when deserializing class '{cls.__name__}' using config={config}.\n\n"
+                            f"Exception encountered: {e}") from e
         if batch_input_shape is not None:
             layer._batch_input_shape = tuple(batch_input_shape)
         return layer

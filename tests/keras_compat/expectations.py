@@ -69,8 +69,6 @@ EXPECTED: dict[str, str] = {
     'layers/core/embedding_test.py::EmbeddingTest::test_enable_lora_when_already_enabled': 'n/a: Keras in-place weight quantization / LoRA (onnxgraph quantizes at export: model.export(quantize=...))',
     'layers/core/embedding_test.py::EmbeddingTest::test_enable_lora_with_alpha': 'n/a: Keras in-place weight quantization / LoRA (onnxgraph quantizes at export: model.export(quantize=...))',
     'layers/core/embedding_test.py::EmbeddingTest::test_enable_lora_with_embeddings_constraint': 'n/a: Keras in-place weight quantization / LoRA (onnxgraph quantizes at export: model.export(quantize=...))',
-    'layers/core/embedding_test.py::EmbeddingTest::test_invalid_input_dim': 'fails: ValueError: Embedding: `input_dim` must be a positive integer, got 3.7. (Keras: Invalid value for argument `input_dim`. Expected a strictly ',
-    'layers/core/embedding_test.py::EmbeddingTest::test_invalid_output_dim': 'fails: ValueError: Embedding: `output_dim` must be a positive integer, got 3.7. (Keras: Invalid value for argument `output_dim`. Expected a strictl',
     'layers/core/embedding_test.py::EmbeddingTest::test_legacy_load_own_variables': "fails: AttributeError: 'Embedding' object has no attribute 'load_own_variables'",
     'layers/core/embedding_test.py::EmbeddingTest::test_lora_rank_argument': 'n/a: Keras in-place weight quantization / LoRA (onnxgraph quantizes at export: model.export(quantize=...))',
     'layers/core/embedding_test.py::EmbeddingTest::test_quantize_by_setting_dtype_policy_int4': 'n/a: Keras in-place weight quantization / LoRA (onnxgraph quantizes at export: model.export(quantize=...))',
