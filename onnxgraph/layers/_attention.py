@@ -111,16 +111,30 @@ class MultiHeadAttention(Layer):
         self.num_heads, self.key_dim = num_heads, key_dim
         self.value_dim = value_dim or key_dim
         self.dropout, self.use_bias, self.use_gate, self.seed = dropout, use_bias, use_gate, seed
+        if output_shape is not None and (isinstance(output_shape, bool) or not isinstance(output_shape, (int, list, tuple))):
+            raise ValueError(f"MultiHeadAttention: Invalid `output_shape`: {output_shape!r}. When specified, the "
+                             "`output_shape` should be of type tuple, list, or int (the output's trailing dims).")
         self._output_shape = (output_shape,) if isinstance(output_shape, int) else (
             tuple(output_shape) if output_shape else None)
+        if sliding_window is not None and (isinstance(sliding_window, bool) or not isinstance(sliding_window, int)
+                                           or sliding_window <= 0):
+            raise ValueError("MultiHeadAttention: `sliding_window` must be `None` or a positive integer (each query "
+                             f"attends to keys within sliding_window - 1 positions). Received: sliding_window={sliding_window!r}")
+        # A request, as in Keras: onnxruntime picks its own fused attention kernel. Keras's contract
+        # still holds: no dropout, and no attention scores, with flash attention on.
+        self._flash_attention = flash_attention
+        if flash_attention and dropout > 0.0:
+            raise ValueError("MultiHeadAttention: Dropout is not supported when flash attention is enabled. "
+                             f"Please set dropout to 0.0 to use flash attention (got dropout={dropout}).")
         self._attention_axes = (attention_axes,) if isinstance(attention_axes, int) else (
             tuple(attention_axes) if attention_axes else None)
-        self.sliding_window = sliding_window
+        self._sliding_window = sliding_window
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self._dropout_layer = Dropout(dropout, seed=seed, name="dropout")
 
     attention_axes = property(lambda self: self._attention_axes)
+    sliding_window = property(lambda self: self._sliding_window)
     query_dense = property(lambda self: self._query_dense)
     key_dense = property(lambda self: self._key_dense)
     value_dense = property(lambda self: self._value_dense)
@@ -182,6 +196,10 @@ class MultiHeadAttention(Layer):
     def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None, attention_mask=None,
              return_attention_scores=False, training=None, use_causal_mask=False):
         key = value if key is None else key
+        if return_attention_scores and self._flash_attention:
+            raise ValueError(f"Layer '{self.name}': Returning attention scores is not supported when flash attention "
+                             "is enabled. Please disable flash attention to access attention scores "
+                             "(MultiHeadAttention(..., flash_attention=False)).")
         if not hasattr(self, "_output_dense"):
             self._make_sublayers(query.shape, value.shape, key.shape)
         # Keras: the query's own mask masks the rows; the inputs' masks are consumed here.

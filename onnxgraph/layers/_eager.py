@@ -44,7 +44,11 @@ def call_eagerly(layer, args, kwargs):
     if not arrays:  # nothing to run on: a string, None... (and no symbolic tensor either)
         raise TypeError(f"Layer '{layer.name}' was called on {type(first).__name__} {first!r:.60}; call it on a "
                         "symbolic tensor (og.Input(...)) or on numpy arrays.")
-    arrays = [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
+    # Keras casts floating inputs to the layer's float dtype (float16 layers get float16 arrays);
+    # float64 numpy defaults otherwise run as float32, onnxgraph's default.
+    target = layer.dtype if getattr(layer, "dtype", None) in ("float16", "float64") else "float32"
+    arrays = [a.astype(target) if a.dtype.kind == "f" and (a.dtype == np.float64 or target != "float32") else a
+              for a in arrays]
     statics = tuple(repr(x) for x in flatten((args, kwargs)) if not _is_array(x))
     signature = (tuple((a.shape, a.dtype.str) for a in arrays), statics,
                  tuple(None if m is None else m.shape for m in masks), _trainable_flags(layer))

@@ -217,6 +217,30 @@ class Layer:
             for variable, value in zip(own, weights):
                 variable.assign(value)
 
+    def save_own_variables(self, store) -> None:
+        """Write this layer's own weights (not its sublayers') into `store` as "0", "1", ... (Keras)."""
+        for i, variable in enumerate(self._trainable_vars + self._non_trainable_vars):
+            store[f"{i}"] = variable.numpy()
+
+    def load_own_variables(self, store) -> None:
+        """Assign this layer's own weights from a `save_own_variables` store (keys "0", "1", ...)."""
+        own = self._trainable_vars + self._non_trainable_vars
+        if len(store.keys()) != len(own):
+            raise ValueError(
+                f"Layer '{self.name}' expected {len(own)} variables {[w.name for w in own]}, but the store "
+                f"holds {len(store.keys())} ({sorted(store.keys())}). Build the layer first (so its weights "
+                "exist) and pass a store written by save_own_variables for the same layer configuration.")
+        values = [store[f"{i}"] for i in range(len(own))]
+        for variable, value in zip(own, values):
+            if tuple(getattr(value, "shape", ())) != variable.shape:
+                raise ValueError(f"Layer '{self.name}': weight '{variable.name}' has shape {variable.shape}, but "
+                                 f"store entry has shape {tuple(getattr(value, 'shape', ()))}.")
+        from onnxgraph.backend.variable import weights_lock
+
+        with weights_lock:
+            for variable, value in zip(own, values):
+                variable.assign(value)
+
     def count_params(self) -> int:
         if not self.built:
             raise ValueError(
@@ -255,7 +279,11 @@ class Layer:
     def from_config(cls, config: dict):
         config = dict(config)
         batch_input_shape = config.pop("batch_input_shape", None)
-        layer = cls(**config)
+        try:
+            layer = cls(**config)
+        except Exception as e:  # Keras's wrapping (its tests match on TypeError), keeping the cause
+            raise TypeError(f"Error when deserializing class '{cls.__name__}' using config={config}.\n\n"
+                            f"Exception encountered: {e}") from e
         if batch_input_shape is not None:
             layer._batch_input_shape = tuple(batch_input_shape)
         return layer

@@ -110,6 +110,10 @@ class Loss:
         keras_mask = ops.cast(keras_mask, values.dtype)
         if keras_mask.ndim == values.ndim + 1 and keras_mask.shape[-1] == 1:
             keras_mask = ops.squeeze(keras_mask, -1)
+        if keras_mask.ndim > values.ndim:
+            # The loss already reduced over masked axes (a custom loss returning a scalar): Keras's
+            # apply_mask rescales the mask to mean 1 (sum_over_batch_size), which leaves it unchanged.
+            return own
         while keras_mask.ndim < values.ndim:
             keras_mask = ops.expand_dims(keras_mask, -1)
         if own is None:

@@ -45,6 +45,8 @@ def deserialize_layer(entry: dict, custom_objects=None):
             return cls.from_config(config, custom_objects=custom_objects)
         return cls.from_config(config)
     except TypeError as exc:
+        if exc.__cause__ is not None and not isinstance(exc.__cause__, TypeError):
+            raise exc.__cause__  # Layer.from_config's Keras-style wrapping of a constructor check
         raise TypeError(
             f"Could not rebuild layer '{entry.get('name')}' of class {class_name} from its config "
             f"{config}: {exc}. get_config() must return the arguments of __init__ (accept **kwargs "
