@@ -105,7 +105,7 @@ _EMB = _embedding_model()
 
 # Data given to predict / __call__: the message must name the model input.
 DATA_CASES = [(lambda v: _MLP.predict(v, verbose=0), "features", [
-    np.zeros((2, 5), np.float32), np.zeros((2,), np.float32), np.zeros((2, 4, 1), np.float32),
+    np.zeros((2, 5), np.float32), np.zeros((2,), np.float32), np.zeros((2, 4, 3), np.float32),
     np.array([["a"] * 4]), np.array([[None] * 4], dtype=object), [[1, 2], [3]], {"nope": X},
     np.zeros((2, 4), np.complex64), "text", None, {"features": "x"}, [[1.0] * 4, "row"]])] + [(lambda v: _MLP(v), "features", [np.zeros((1, 3)), "x", None, [[[1]]]])] + [
     (lambda v: _EMB.predict(v, verbose=0), "tokens", [
@@ -156,8 +156,10 @@ def _misc_cases():
 
 
 def _compile_loss_weights(value):
+    """As Keras, `loss_weights` is matched to the outputs when fit() first builds the losses."""
     model = _mlp()
     model.compile(optimizer="sgd", loss="mse", loss_weights=value)
+    model.fit(X, Y, verbose=0)
 
 
 def _model_cases():

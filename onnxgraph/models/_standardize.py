@@ -22,6 +22,24 @@ from onnxgraph.backend.ir import SymbolicTensor
 __all__ = ["standardize_inputs", "structure_paths"]
 
 
+# Deeper Python nesting than this is neither an input structure nor array data (numpy allows 64
+# dimensions); refused before any recursive walk can overflow the stack.
+_MAX_DEPTH = 64
+
+
+def _too_deep(x) -> bool:
+    stack = [(x, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            return True
+        if isinstance(value, (list, tuple)):
+            stack.extend((v, depth + 1) for v in value[:1_000])
+        elif isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in list(value.values())[:1_000])
+    return False
+
+
 def _is_leaf(x) -> bool:
     return not isinstance(x, (list, tuple, dict))
 
@@ -87,6 +105,10 @@ def _missing(model, inputs, names):
 def standardize_inputs(model, inputs, warn: bool = True) -> list:
     """The values `inputs` gives each of `model.inputs`, in order (rank adjusted for arrays)."""
     struct = model._inputs_struct
+    if _too_deep(inputs):
+        raise ValueError(f"Model '{model.name}' got inputs nested more than {_MAX_DEPTH} levels deep; it expects "
+                         f"{model.input_names}: pass one array per input (a numpy array, not nested lists), a "
+                         "list of them in order, or a dict by input name.")
     raise_exception = False
     if isinstance(struct, list) and len(struct) == 1 and (
             _is_leaf(inputs) or _numeric(inputs) and not _same_structure(inputs, struct)):
