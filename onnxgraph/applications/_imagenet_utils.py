@@ -10,8 +10,8 @@ import numpy as np
 from onnxgraph import activations
 from onnxgraph.backend.ir import SymbolicTensor
 
-__all__ = ["obtain_input_shape", "validate_weights", "validate_activation", "image_input", "load_model_weights",
-           "preprocess_input", "correct_pad"]
+__all__ = ["mobile_input_shape", "obtain_input_shape", "validate_weights", "validate_activation", "image_input",
+           "load_model_weights", "preprocess_input", "correct_pad"]
 
 _KERAS_DOWNLOADS = "https://storage.googleapis.com/"
 
@@ -142,3 +142,17 @@ def preprocess_input(x, mode: str):
     if mode == "caffe":
         return x[..., ::-1] - np.array([103.939, 116.779, 123.68], x.dtype)
     raise ValueError(f"preprocess_input: unknown mode {mode!r}; use 'caffe', 'tf' or 'torch'.")
+
+
+def mobile_input_shape(input_shape, input_tensor, sizes, include_top: bool, weights):
+    """The MobileNets' input shape: a square input of one of `sizes` is the default size (for the
+    model name and ImageNet weights), any other 224; each side >= 32 (Keras's rule)."""
+    if input_shape is None and input_tensor is not None:
+        rows, cols = input_tensor.shape[1:3]
+    elif input_shape is not None:
+        rows, cols = input_shape[0], input_shape[1]
+    else:
+        rows = cols = None
+    default_size = rows if rows == cols and rows in sizes else 224
+    return obtain_input_shape(input_shape, default_size=default_size, min_size=32,
+                              require_flatten=include_top, weights=weights)

@@ -56,15 +56,7 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
     from onnxgraph.models import Model
 
     utils.validate_weights(weights, include_top, classes)
-    if input_shape is None and input_tensor is not None:
-        rows, cols = input_tensor.shape[1:3]
-    elif input_shape is not None:
-        rows, cols = input_shape[0], input_shape[1]
-    else:
-        rows = cols = None
-    default_size = rows if rows == cols and rows in _SIZES else 224
-    input_shape = utils.obtain_input_shape(input_shape, default_size=default_size, min_size=32,
-                                           require_flatten=include_top, weights=weights)
+    input_shape = utils.mobile_input_shape(input_shape, input_tensor, _SIZES, include_top, weights)
     rows = input_shape[0]
     if weights == "imagenet":
         if depth_multiplier != 1:
